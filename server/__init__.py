@@ -1,0 +1,1 @@
+"""The beatsync API server: warnings and publicity tasks routed to officers."""

@@ -1,0 +1,111 @@
+"""The application factory: settings, store and clock in; a Litestar ASGI app out."""
+
+from __future__ import annotations
+
+from litestar import Litestar
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.middleware import DefineMiddleware
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import SwaggerRenderPlugin
+from litestar.openapi.spec import Components, SecurityScheme
+
+from server.auth.controller import AuthController
+from server.auth.passwords import Passwords
+from server.auth.service import AuthService
+from server.clock import Clock, SystemClock
+from server.deps import provide_principal
+from server.devices.controller import DeviceController
+from server.health import HealthController
+from server.middleware import PUBLIC_PATHS, BearerAuthMiddleware, RequestContextMiddleware
+from server.openapi import add_problem_responses
+from server.problems import problem_response
+from server.settings import Settings, load_settings
+from server.store.interface import Store, open_store
+from server.warnings.controller import PlatformWarningController, WarningController
+
+API_VERSION = "1.0.0"
+ROUTE_HANDLERS = [
+    HealthController,
+    AuthController,
+    DeviceController,
+    PlatformWarningController,
+    WarningController,
+]
+
+
+def openapi_config() -> OpenAPIConfig:
+    return OpenAPIConfig(
+        title="beatsync",
+        version=API_VERSION,
+        description="Warnings and anti-fraud publicity for officers in the field.",
+        path="/schema",
+        render_plugins=[SwaggerRenderPlugin()],
+        components=Components(
+            security_schemes={
+                "bearer": SecurityScheme(type="http", scheme="bearer", bearer_format="JWT"),
+            }
+        ),
+        security=[{"bearer": []}],
+        use_handler_docstrings=True,
+    )
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    store: Store | None = None,
+    clock: Clock | None = None,
+    passwords: Passwords | None = None,
+) -> Litestar:
+    """Build the app. Pass a store, clock or password hasher to swap them (tests do)."""
+    settings = settings or load_settings()
+    settings.check()
+    owns_store = store is None
+    clock = clock or (store.clock if store is not None else SystemClock())
+    store = store if store is not None else open_store(settings.database_path, clock)
+    passwords = passwords or Passwords(
+        time_cost=settings.argon2_time_cost, memory_kib=settings.argon2_memory_kib
+    )
+    the_store = store
+
+    def _store() -> Store:
+        return the_store
+
+    def _settings() -> Settings:
+        return settings
+
+    def _passwords() -> Passwords:
+        return passwords
+
+    def _close() -> None:
+        if owns_store:
+            the_store.close()
+
+    app = Litestar(
+        route_handlers=ROUTE_HANDLERS,
+        dependencies={
+            "store": Provide(_store, sync_to_thread=False),
+            "settings": Provide(_settings, sync_to_thread=False),
+            "passwords": Provide(_passwords, sync_to_thread=False),
+            "principal": Provide(provide_principal, sync_to_thread=False),
+        },
+        middleware=[DefineMiddleware(BearerAuthMiddleware, exclude=PUBLIC_PATHS)],
+        exception_handlers={Exception: problem_response},
+        openapi_config=openapi_config(),
+        request_max_body_size=settings.max_request_bytes,
+        state=State(
+            {
+                "auth_service": AuthService(store, settings, passwords),
+                "store": store,
+                "settings": settings,
+            }
+        ),
+        on_shutdown=[_close],
+        debug=False,
+    )
+    # Outermost, so that the access line sees the final status of every response,
+    # problem documents included, and every log line of the request carries its id.
+    app.asgi_handler = RequestContextMiddleware(app.asgi_handler)
+    add_problem_responses(app)
+    return app

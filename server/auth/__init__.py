@@ -1,0 +1,1 @@
+"""Who is calling: logins, tokens, devices, and the jurisdiction a caller may see."""

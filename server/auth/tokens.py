@@ -1,0 +1,81 @@
+"""Access tokens (short-lived JWTs, PyJWT) and refresh tokens (opaque, stored hashed)."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import datetime, timedelta
+from typing import Any
+
+import jwt
+import msgspec
+
+from server.errors import AuthError, ErrorCode
+
+ISSUER = "beatsync"
+ALGORITHM = "HS256"
+
+
+class AccessClaims(msgspec.Struct, frozen=True):
+    sub: str
+    sid: str
+    dpk: int
+    did: str
+    role: str
+    iat: int
+    exp: int
+    iss: str = ISSUER
+
+
+def issue_access_token(
+    secret: str,
+    *,
+    user_id: int,
+    session_id: str,
+    device_pk: int,
+    device_id: str,
+    role: str,
+    now: datetime,
+    ttl_seconds: int,
+) -> str:
+    claims = {
+        "sub": str(user_id),
+        "sid": session_id,
+        "dpk": device_pk,
+        "did": device_id,
+        "role": role,
+        "iss": ISSUER,
+        "iat": int(now.timestamp()),
+        "exp": int((now + timedelta(seconds=ttl_seconds)).timestamp()),
+    }
+    return jwt.encode(claims, secret, algorithm=ALGORITHM)
+
+
+def decode_access_token(secret: str, token: str, now: datetime) -> AccessClaims:
+    """Verify signature, issuer and expiry against the injected clock; raise AuthError."""
+    try:
+        raw: dict[str, Any] = jwt.decode(
+            token,
+            secret,
+            algorithms=[ALGORITHM],
+            issuer=ISSUER,
+            options={"require": ["exp", "iat", "sub", "sid"], "verify_exp": False},
+        )
+        claims = msgspec.convert(raw, AccessClaims)
+    except (jwt.PyJWTError, msgspec.ValidationError) as exc:
+        raise AuthError("the access token is not valid", code=ErrorCode.TOKEN_INVALID) from exc
+    # Expiry is checked here, against the injected clock, so tests can move time.
+    if claims.exp <= now.timestamp():
+        raise AuthError("the access token has expired", code=ErrorCode.TOKEN_EXPIRED)
+    return claims
+
+
+def new_refresh_token() -> tuple[str, str]:
+    """A fresh refresh token and the hash under which the store keeps it."""
+    token = secrets.token_urlsafe(32)
+    return token, hash_refresh_token(token)
+
+
+def hash_refresh_token(token: str) -> str:
+    # A fast hash suffices: the token is 256 random bits, not a guessable password.
+    return hashlib.sha256(token.encode()).hexdigest()

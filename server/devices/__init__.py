@@ -1,0 +1,1 @@
+"""The device registry: which phones each person uses, and cutting one off."""

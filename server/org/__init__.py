@@ -1,0 +1,1 @@
+"""The organisation: units, grids and users, and importing them from spreadsheets."""

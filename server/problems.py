@@ -1,0 +1,99 @@
+"""Renders every exception as an RFC 9457 problem+json response; the only such place."""
+
+from __future__ import annotations
+
+import re
+
+import msgspec
+import structlog
+from litestar import Request, Response
+from litestar.exceptions import (
+    HTTPException,
+    NotAuthorizedException,
+    PermissionDeniedException,
+    ValidationException,
+)
+
+from server.errors import BeatsyncError, ErrorCode, FieldError, Problem, problem
+from server.logs import get_logger
+
+log = get_logger("beatsync.http")
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+
+_STATUS_CODES = {
+    400: ErrorCode.MALFORMED_BODY,
+    401: ErrorCode.NOT_AUTHENTICATED,
+    403: ErrorCode.FORBIDDEN,
+    404: ErrorCode.NOT_FOUND,
+    405: ErrorCode.METHOD_NOT_ALLOWED,
+    413: ErrorCode.PAYLOAD_TOO_LARGE,
+    415: ErrorCode.UNSUPPORTED_MEDIA_TYPE,
+}
+# msgspec says where a value failed as "... - at `$.warnings[3].risk_level`".
+_MSGSPEC_PATH = re.compile(r"^(?P<reason>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", re.S)
+
+
+def field_from_msgspec(message: str) -> tuple[str, str]:
+    """('warnings[3].risk_level', 'Invalid enum value ...') from a msgspec error message."""
+    match = _MSGSPEC_PATH.match(message)
+    if match is None:  # pragma: no cover - the pattern matches any string
+        return "", message
+    path = (match.group("path") or "").lstrip(".")
+    return path, match.group("reason").strip()
+
+
+def _from_validation(exc: ValidationException) -> Problem:
+    errors: list[FieldError] = []
+    extra = exc.extra if isinstance(exc.extra, list) else []
+    for item in extra:
+        if not isinstance(item, dict):
+            continue
+        message = str(item.get("message", ""))
+        path, reason = field_from_msgspec(message)
+        key = str(item.get("key") or "")
+        source = str(item.get("source") or "")
+        name = path or key
+        if source and source != "body" and key:
+            name = key
+        errors.append(FieldError(field=name or "body", reason=reason or message))
+    if not errors:
+        # Litestar gives no detail when the body is not JSON at all.
+        return problem(ErrorCode.MALFORMED_BODY, str(exc.detail))
+    detail = "; ".join(f"{e.field}: {e.reason}" for e in errors)
+    return problem(ErrorCode.VALIDATION_FAILED, detail, field=errors[0].field, errors=errors)
+
+
+def to_problem(exc: Exception) -> tuple[Problem, dict[str, str]]:
+    if isinstance(exc, BeatsyncError):
+        return exc.to_problem(), exc.headers
+    if isinstance(exc, ValidationException):
+        return _from_validation(exc), {}
+    if isinstance(exc, msgspec.ValidationError):
+        path, reason = field_from_msgspec(str(exc))
+        return problem(ErrorCode.VALIDATION_FAILED, reason, field=path or None), {}
+    if isinstance(exc, msgspec.DecodeError):
+        return problem(ErrorCode.MALFORMED_BODY, str(exc)), {}
+    if isinstance(exc, NotAuthorizedException):
+        return problem(ErrorCode.NOT_AUTHENTICATED, str(exc.detail)), {}
+    if isinstance(exc, PermissionDeniedException):
+        return problem(ErrorCode.FORBIDDEN, str(exc.detail)), {}
+    if isinstance(exc, HTTPException) and exc.status_code < 500:
+        code = _STATUS_CODES.get(exc.status_code, ErrorCode.MALFORMED_BODY)
+        headers = dict(exc.headers or {})
+        return problem(code, str(exc.detail)), headers
+    log.exception("unhandled_error", error_type=type(exc).__name__)
+    return problem(ErrorCode.INTERNAL_ERROR), {}
+
+
+def problem_response(request: Request[object, object, object], exc: Exception) -> Response[bytes]:
+    body, headers = to_problem(exc)
+    request_id = structlog.contextvars.get_contextvars().get("request_id")
+    body = msgspec.structs.replace(body, instance=request.url.path, request_id=request_id)
+    if body.status == 401:
+        headers.setdefault("WWW-Authenticate", 'Bearer realm="beatsync"')
+    return Response(
+        content=msgspec.json.encode(body),
+        status_code=body.status,
+        media_type=PROBLEM_MEDIA_TYPE,
+        headers=headers,
+    )

@@ -1,0 +1,79 @@
+"""Settings, read once from the environment.
+
+Every setting has a safe default for the demo; `docs/settings.md` lists them all
+(a test fails when one is missing there). Production refuses demo secrets.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Literal
+
+import msgspec
+
+DEMO_JWT_SECRET = "demo-secret-do-not-use-in-production-0000000000"  # noqa: S105
+
+Environment = Literal["demo", "test", "production"]
+
+
+class SettingsError(Exception):
+    """A setting is missing, malformed, or unsafe for the chosen environment."""
+
+
+class Settings(msgspec.Struct, frozen=True, kw_only=True):
+    env: Environment = "demo"
+    database_path: str = "beatsync-demo.db"
+    jwt_secret: str = DEMO_JWT_SECRET
+    access_token_ttl_seconds: int = 900
+    refresh_token_ttl_seconds: int = 30 * 24 * 3600
+    max_request_bytes: int = 4 * 1024 * 1024
+    login_max_failures: int = 5
+    login_failure_window_seconds: int = 900
+    argon2_time_cost: int = 3
+    argon2_memory_kib: int = 65536
+    log_json: bool | None = None
+    log_level: str = "info"
+
+    def check(self) -> None:
+        """Raise SettingsError when these settings must not be used to start."""
+        if self.env == "production":
+            if self.jwt_secret == DEMO_JWT_SECRET:
+                raise SettingsError("BEATSYNC_JWT_SECRET is the demo secret; set a real one")
+            if len(self.jwt_secret) < 32:
+                raise SettingsError("BEATSYNC_JWT_SECRET must be at least 32 characters")
+        if self.access_token_ttl_seconds <= 0 or self.refresh_token_ttl_seconds <= 0:
+            raise SettingsError("token lifetimes must be positive")
+
+
+# Environment variable -> field. Kept explicit so the documentation test can
+# compare it with docs/settings.md.
+ENV_VARS: dict[str, str] = {
+    "BEATSYNC_ENV": "env",
+    "BEATSYNC_DATABASE": "database_path",
+    "BEATSYNC_JWT_SECRET": "jwt_secret",
+    "BEATSYNC_ACCESS_TOKEN_TTL": "access_token_ttl_seconds",
+    "BEATSYNC_REFRESH_TOKEN_TTL": "refresh_token_ttl_seconds",
+    "BEATSYNC_MAX_REQUEST_BYTES": "max_request_bytes",
+    "BEATSYNC_LOGIN_MAX_FAILURES": "login_max_failures",
+    "BEATSYNC_LOGIN_FAILURE_WINDOW": "login_failure_window_seconds",
+    "BEATSYNC_ARGON2_TIME_COST": "argon2_time_cost",
+    "BEATSYNC_ARGON2_MEMORY_KIB": "argon2_memory_kib",
+    "BEATSYNC_LOG_JSON": "log_json",
+    "BEATSYNC_LOG_LEVEL": "log_level",
+}
+
+
+def load_settings(environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
+    """Build Settings from the environment, then apply explicit overrides (CLI options)."""
+    environ = os.environ if environ is None else environ
+    raw: dict[str, object] = {}
+    for var, field in ENV_VARS.items():
+        if var in environ:
+            raw[field] = environ[var]
+    raw.update({k: v for k, v in overrides.items() if v is not None})
+    try:
+        # strict=False lets "900" and "true" from the environment become int and bool.
+        return msgspec.convert(raw, Settings, strict=False)
+    except msgspec.ValidationError as exc:
+        raise SettingsError(f"bad setting: {exc}") from exc

@@ -1,0 +1,1 @@
+"""The central store: one interface (interface.Store), SQLite behind it for now."""

@@ -1,0 +1,184 @@
+"""The store interface: everything the services may ask of the central store.
+
+This is the whole of it: a PostgreSQL implementation satisfies the same Protocol and
+runs the same contract tests (tests/store/test_contract.py). Rules every implementation
+keeps:
+
+- every write is one transaction: all of it happens or none of it;
+- every write that changes a warning or publicity task bumps the global sequence (`seq`)
+  and the row's `version`; sync pulls read the sequence, never a clock;
+- every change of state appends to the audit chain in the same transaction;
+- times go in and come out timezone-aware UTC.
+
+Errors: NotFound for a missing id on write, ConflictError when `expected_version` is
+stale, ValueError for a programming error (an unknown column); reads return None or [].
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime
+from typing import Any, Protocol, runtime_checkable
+
+from server.clock import Clock
+from server.store.records import (
+    Actor,
+    AuditEntry,
+    AuditVerdict,
+    AuthState,
+    Device,
+    Grid,
+    Jurisdiction,
+    NewWarning,
+    PublicityTask,
+    RefreshOutcome,
+    Unit,
+    User,
+    WarningRecord,
+)
+from server.store.sqlite_tasks import WarningQuery
+
+
+# runtime_checkable: Litestar checks injected dependencies against their annotation.
+@runtime_checkable
+class Store(Protocol):
+    clock: Clock
+
+    def close(self) -> None: ...
+    def applied_migrations(self) -> list[str]: ...
+    def current_seq(self) -> int:
+        """The highest sequence number handed out so far."""
+        ...
+
+    # org: units, grids, users
+    def upsert_units(self, units: Sequence[Unit], actor: Actor) -> tuple[int, int]:
+        """Insert or update by id; returns (created, updated); audits unit.create/update."""
+        ...
+
+    def get_unit(self, unit_id: str) -> Unit | None: ...
+    def list_units(self, scope: Jurisdiction | None = None) -> list[Unit]: ...
+    def upsert_grids(self, grids: Sequence[Grid], actor: Actor) -> tuple[int, int]:
+        """Insert or update by code; returns (created, updated); audits grid.create/update."""
+        ...
+
+    def get_grid(self, code: str) -> Grid | None: ...
+    def list_grids(self, scope: Jurisdiction | None = None) -> list[Grid]: ...
+    def upsert_users(
+        self, users: Sequence[dict[str, Any]], actor: Actor
+    ) -> tuple[list[User], int, int]:
+        """Insert or update by login; returns (users, created, updated); audits user.*."""
+        ...
+
+    def update_user(self, user_id: int, changes: dict[str, Any], actor: Actor) -> User:
+        """Raises NotFound. Disabling ends every session of the user."""
+        ...
+
+    def get_user(self, user_id: int) -> User | None: ...
+    def get_user_by_login(self, login: str) -> User | None: ...
+    def list_users(
+        self,
+        scope: Jurisdiction | None = None,
+        role: str | None = None,
+        active: bool | None = None,
+    ) -> list[User]: ...
+    def users_with_demo_password(self) -> int: ...
+
+    # devices, sessions, refresh tokens, login throttling
+    def open_session(
+        self,
+        user_id: int,
+        device_id: str,
+        device_name: str,
+        refresh_hash: str,
+        refresh_expires: datetime,
+    ) -> tuple[str, Device]:
+        """Registers or touches the device; returns (session id, device)."""
+        ...
+
+    def get_device(self, user_id: int, device_id: str) -> Device | None: ...
+    def get_device_by_pk(self, pk: int) -> Device | None: ...
+    def list_devices(self, user_ids: Iterable[int]) -> list[Device]: ...
+    def rotate_refresh(
+        self, old_hash: str, new_hash: str, new_expires: datetime
+    ) -> tuple[RefreshOutcome, str | None, int | None]:
+        """Spend a refresh token; a reused one revokes its session. (outcome, sid, uid)."""
+        ...
+
+    def revoke_session(self, session_id: str, reason: str) -> None: ...
+    def revoke_device(self, device_pk: int, actor: Actor) -> Device:
+        """Raises NotFound; ends the device's sessions; audits device.revoke once."""
+        ...
+
+    def auth_state(self, session_id: str) -> AuthState | None:
+        """The session's user and device with their revocation state; one indexed read."""
+        ...
+
+    def record_login_failure(self, key: str) -> None: ...
+    def login_failures_since(self, key: str, since: datetime) -> list[datetime]: ...
+    def clear_login_failures(self, key: str) -> None: ...
+
+    # warnings
+    def ingest_warnings(
+        self, rows: Sequence[NewWarning], actor: Actor
+    ) -> list[tuple[WarningRecord, bool]]:
+        """Idempotent on (client_id, platform_id); (stored warning, created) per row."""
+        ...
+
+    def get_warning(self, warning_id: int) -> WarningRecord | None: ...
+    def list_warnings(self, scope: Jurisdiction, query: WarningQuery) -> list[WarningRecord]: ...
+    def update_warning(
+        self,
+        warning_id: int,
+        expected_version: int,
+        changes: dict[str, Any],
+        action: str,
+        actor: Actor,
+    ) -> WarningRecord:
+        """Raises NotFound, ConflictError on a stale version; bumps version and seq."""
+        ...
+
+    # publicity tasks
+    def create_publicity_task(
+        self, fields: dict[str, Any], officer_ids: Sequence[int], actor: Actor
+    ) -> PublicityTask: ...
+    def get_publicity_task(self, task_id: int) -> PublicityTask | None: ...
+    def list_publicity_tasks(
+        self,
+        scope: Jurisdiction,
+        *,
+        statuses: Sequence[str] = (),
+        after_id: int = 0,
+        limit: int = 100,
+        active_on: date | None = None,
+    ) -> list[PublicityTask]: ...
+    def update_publicity_task(
+        self,
+        task_id: int,
+        expected_version: int,
+        changes: dict[str, Any],
+        officer_ids: Sequence[int] | None,
+        action: str,
+        actor: Actor,
+    ) -> PublicityTask:
+        """Raises NotFound, ConflictError on a stale version; bumps version and seq."""
+        ...
+
+    # audit
+    def list_audit(
+        self,
+        *,
+        column: str | None = None,
+        value: str | int | None = None,
+        entity: str | None = None,
+        entity_id: str | None = None,
+        after_id: int = 0,
+        limit: int = 100,
+    ) -> list[AuditEntry]: ...
+    def verify_audit(self) -> AuditVerdict: ...
+
+
+def open_store(path: str, clock: Clock) -> Store:
+    """Open (creating and migrating as needed) the store at path."""
+    from server.store.sqlite import SQLiteStore
+
+    return SQLiteStore(path, clock)

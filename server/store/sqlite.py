@@ -1,0 +1,10 @@
+"""SQLiteStore: the embedded central store, a city on one small machine."""
+
+from __future__ import annotations
+
+from server.store.sqlite_org import SQLiteOrg
+from server.store.sqlite_tasks import SQLiteTasks
+
+
+class SQLiteStore(SQLiteOrg, SQLiteTasks):
+    """Implements server.store.interface.Store on one SQLite file in WAL mode."""

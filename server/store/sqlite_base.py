@@ -1,0 +1,305 @@
+"""The SQLite store's plumbing: one writer, many readers, sequence numbers, the audit chain.
+
+SQLite in WAL mode lets readers run beside one writer. Every write in beatsync goes
+through `SQLiteBase.transaction()`, which holds the single writer connection under a
+lock, so writes are serialised in-process and each is all-or-nothing. Readers use one
+connection per thread and never wait for the writer.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+import msgspec
+from sqlite_utils import Database
+
+from server.clock import Clock, iso
+from server.store import migrations
+from server.store.records import Actor, AuditEntry, AuditVerdict
+
+T = TypeVar("T")
+
+GENESIS_HASH = "0" * 64
+_encode = msgspec.json.Encoder(order="sorted").encode
+_decode_obj = msgspec.json.Decoder(dict[str, Any]).decode
+
+
+def connect(path: str | Path, *, readonly: bool = False) -> sqlite3.Connection:
+    conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None, timeout=10)
+    conn.execute("PRAGMA busy_timeout = 10000")
+    conn.execute("PRAGMA foreign_keys = ON")
+    if readonly:
+        conn.execute("PRAGMA query_only = ON")
+    else:
+        conn.execute("PRAGMA journal_mode = WAL")
+        # NORMAL in WAL mode is durable against application crashes, which is what a
+        # killed server is; a power cut may lose the last commits, not corrupt the file.
+        conn.execute("PRAGMA synchronous = NORMAL")
+    conn.row_factory = _dict_row
+    return conn
+
+
+def _dict_row(cursor: sqlite3.Cursor, row: Sequence[Any]) -> dict[str, Any]:
+    return {d[0]: v for d, v in zip(cursor.description, row, strict=True)}
+
+
+def to_record(row: Mapping[str, Any], kind: type[T]) -> T:
+    # strict=False: SQLite gives 0/1 for booleans and ISO text for datetimes.
+    return msgspec.convert(row, kind, strict=False)
+
+
+def audit_hash(prev_hash: str, body: Mapping[str, Any]) -> str:
+    return hashlib.sha256(prev_hash.encode() + _encode(body)).hexdigest()
+
+
+class SQLiteBase:
+    def __init__(self, path: str | Path, clock: Clock) -> None:
+        self.path = str(path)
+        self.clock = clock
+        self._writer = connect(self.path)
+        self._write_lock = threading.Lock()
+        self._local = threading.local()
+        self._all_readers: list[sqlite3.Connection] = []
+        self._readers_lock = threading.Lock()
+        self.migrations_applied_now = self._migrate()
+
+    # -- connections -------------------------------------------------------------------
+
+    def _reader(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = connect(self.path, readonly=True)
+            self._local.conn = conn
+            with self._readers_lock:
+                self._all_readers.append(conn)
+        return conn
+
+    def _query(
+        self, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()
+    ) -> list[dict[str, Any]]:
+        return self._reader().execute(sql, params).fetchall()
+
+    def _one(
+        self, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()
+    ) -> dict[str, Any] | None:
+        row: dict[str, Any] | None = self._reader().execute(sql, params).fetchone()
+        return row
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """The only way to write: one writer, one transaction, all or nothing."""
+        with self._write_lock:
+            conn = self._writer
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+
+    def close(self) -> None:
+        with self._readers_lock:
+            for conn in self._all_readers:
+                conn.close()
+            self._all_readers.clear()
+        self._local = threading.local()
+        self._writer.close()
+
+    def _migrate(self) -> list[str]:
+        # sqlite-utils wants plain tuple rows, so migrations get a connection of their own,
+        # taken under the writer lock like any other write.
+        with self._write_lock:
+            conn = sqlite3.connect(self.path, isolation_level=None, timeout=10)
+            try:
+                return migrations.apply(Database(conn))
+            finally:
+                conn.close()
+
+    def applied_migrations(self) -> list[str]:
+        conn = sqlite3.connect(self.path, isolation_level=None, timeout=10)
+        try:
+            return migrations.applied(Database(conn))
+        finally:
+            conn.close()
+
+    # -- helpers used inside transactions ------------------------------------------------
+
+    def _now(self) -> str:
+        return iso(self.clock.now())
+
+    @staticmethod
+    def _next_seq(conn: sqlite3.Connection, count: int = 1) -> int:
+        """Reserve `count` sequence numbers; return the first. Bumps counters.seq."""
+        row = conn.execute(
+            "UPDATE counters SET value = value + ? WHERE name = 'seq' RETURNING value", (count,)
+        ).fetchone()
+        last = int(row["value"])
+        return last - count + 1
+
+    def current_seq(self) -> int:
+        row = self._one("SELECT value FROM counters WHERE name = 'seq'")
+        return int(row["value"]) if row else 0
+
+    def _append_audit(
+        self,
+        conn: sqlite3.Connection,
+        entries: Sequence[
+            tuple[
+                str,
+                str,
+                str,
+                Mapping[str, Any] | None,
+                Mapping[str, Any] | None,
+                Mapping[str, str | None],
+            ]
+        ],
+        actor: Actor,
+    ) -> None:
+        """Append entries (action, entity, entity_id, before, after, scope) to the chain."""
+        if not entries:
+            return
+        last = conn.execute("SELECT id, hash FROM audit_log ORDER BY id DESC LIMIT 1").fetchone()
+        prev_hash = last["hash"] if last else GENESIS_HASH
+        next_id = (last["id"] if last else 0) + 1
+        at = self._now()
+        rows = []
+        for action, entity, entity_id, before, after, scope in entries:
+            body = {
+                "id": next_id,
+                "at": at,
+                "actor_user_id": actor.user_id,
+                "actor_device_id": actor.device_id,
+                "action": action,
+                "entity": entity,
+                "entity_id": entity_id,
+                "city_id": scope.get("city_id"),
+                "county_id": scope.get("county_id"),
+                "station_id": scope.get("station_id"),
+                "before": before,
+                "after": after,
+            }
+            digest = audit_hash(prev_hash, body)
+            rows.append(
+                (
+                    next_id,
+                    at,
+                    actor.user_id,
+                    actor.device_id,
+                    action,
+                    entity,
+                    entity_id,
+                    body["city_id"],
+                    body["county_id"],
+                    body["station_id"],
+                    None if before is None else _encode(before).decode(),
+                    None if after is None else _encode(after).decode(),
+                    prev_hash,
+                    digest,
+                )
+            )
+            prev_hash = digest
+            next_id += 1
+        conn.executemany(
+            "INSERT INTO audit_log (id, at, actor_user_id, actor_device_id, action, entity,"
+            " entity_id, city_id, county_id, station_id, before, after, prev_hash, hash)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            rows,
+        )
+
+    # -- audit reads -----------------------------------------------------------------------
+
+    def list_audit(
+        self,
+        *,
+        column: str | None = None,
+        value: str | int | None = None,
+        entity: str | None = None,
+        entity_id: str | None = None,
+        after_id: int = 0,
+        limit: int = 100,
+    ) -> list[AuditEntry]:
+        """Audit entries after `after_id`, oldest first, optionally within a jurisdiction."""
+        where = ["id > ?"]
+        params: list[Any] = [after_id]
+        if column is not None:
+            if column not in {"city_id", "county_id", "station_id"}:
+                raise ValueError(f"audit cannot be scoped by {column}")
+            where.append(f"{column} = ?")
+            params.append(value)
+        if entity is not None:
+            where.append("entity = ?")
+            params.append(entity)
+        if entity_id is not None:
+            where.append("entity_id = ?")
+            params.append(entity_id)
+        params.append(limit)
+        rows = self._query(
+            f"SELECT * FROM audit_log WHERE {' AND '.join(where)} ORDER BY id LIMIT ?",  # noqa: S608
+            params,
+        )
+        return [to_record(_audit_row(r), AuditEntry) for r in rows]
+
+    def verify_audit(self) -> AuditVerdict:
+        """Walk the whole chain; report the first entry whose hash or link is wrong."""
+        prev_hash = GENESIS_HASH
+        expected_id: int | None = None
+        checked = 0
+        for row in self._reader().execute("SELECT * FROM audit_log ORDER BY id"):
+            entry = _audit_row(row)
+            if expected_id is not None and entry["id"] != expected_id:
+                return AuditVerdict(
+                    ok=False,
+                    checked=checked,
+                    first_bad_id=entry["id"],
+                    reason=f"entry {expected_id} is missing",
+                )
+            if entry["prev_hash"] != prev_hash:
+                return AuditVerdict(
+                    ok=False,
+                    checked=checked,
+                    first_bad_id=entry["id"],
+                    reason="link to the previous entry is broken",
+                )
+            body = {
+                k: entry[k]
+                for k in (
+                    "id",
+                    "at",
+                    "actor_user_id",
+                    "actor_device_id",
+                    "action",
+                    "entity",
+                    "entity_id",
+                    "city_id",
+                    "county_id",
+                    "station_id",
+                    "before",
+                    "after",
+                )
+            }
+            if audit_hash(prev_hash, body) != entry["hash"]:
+                return AuditVerdict(
+                    ok=False,
+                    checked=checked,
+                    first_bad_id=entry["id"],
+                    reason="entry content does not match its hash",
+                )
+            prev_hash = entry["hash"]
+            expected_id = entry["id"] + 1
+            checked += 1
+        return AuditVerdict(ok=True, checked=checked)
+
+
+def _audit_row(row: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(row)
+    for key in ("before", "after"):
+        if out[key] is not None:
+            out[key] = _decode_obj(out[key])
+    return out

@@ -1,0 +1,576 @@
+"""Units, grids, users, devices, sessions and login throttling in SQLite."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from server.clock import iso
+from server.errors import NotFound
+from server.store.records import (
+    Actor,
+    AuthState,
+    Device,
+    Grid,
+    Jurisdiction,
+    RefreshOutcome,
+    Unit,
+    User,
+)
+from server.store.sqlite_base import SQLiteBase, to_record
+
+USER_AUDIT_FIELDS = ("login", "name", "role", "unit_id", "active")
+
+
+def _user_view(row: dict[str, Any] | User) -> dict[str, Any]:
+    if isinstance(row, User):
+        return {f: getattr(row, f) for f in USER_AUDIT_FIELDS}
+    return {f: row[f] for f in USER_AUDIT_FIELDS}
+
+
+def _scope_of(row: dict[str, Any]) -> dict[str, str | None]:
+    return {k: row.get(k) for k in ("city_id", "county_id", "station_id")}
+
+
+class SQLiteOrg(SQLiteBase):
+    # -- units and grids --------------------------------------------------------------
+
+    def upsert_units(self, units: Sequence[Unit], actor: Actor) -> tuple[int, int]:
+        """Insert or update units in one transaction; parents must come first or exist.
+
+        Returns (created, updated). Raises InputError(UNKNOWN_REFERENCE) for a missing parent.
+        """
+        now = self._now()
+        created = updated = 0
+        audit = []
+        with self.transaction() as conn:
+            for unit in units:
+                old = conn.execute("SELECT * FROM units WHERE id = ?", (unit.id,)).fetchone()
+                values = (
+                    unit.name,
+                    unit.level.value,
+                    unit.parent_id,
+                    unit.city_id,
+                    unit.county_id,
+                    unit.station_id,
+                )
+                if old is None:
+                    conn.execute(
+                        "INSERT INTO units (name, level, parent_id, city_id, county_id,"
+                        " station_id, id, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?)",
+                        (*values, unit.id, now, now),
+                    )
+                    created += 1
+                    audit.append(
+                        (
+                            "unit.create",
+                            "unit",
+                            unit.id,
+                            None,
+                            {"name": unit.name, "parent_id": unit.parent_id},
+                            {
+                                "city_id": unit.city_id,
+                                "county_id": unit.county_id,
+                                "station_id": unit.station_id,
+                            },
+                        )
+                    )
+                elif (
+                    old["name"],
+                    old["level"],
+                    old["parent_id"],
+                    old["city_id"],
+                    old["county_id"],
+                    old["station_id"],
+                ) != values:
+                    conn.execute(
+                        "UPDATE units SET name=?, level=?, parent_id=?, city_id=?, county_id=?,"
+                        " station_id=?, updated_at=? WHERE id=?",
+                        (*values, now, unit.id),
+                    )
+                    updated += 1
+                    audit.append(
+                        (
+                            "unit.update",
+                            "unit",
+                            unit.id,
+                            {"name": old["name"], "parent_id": old["parent_id"]},
+                            {"name": unit.name, "parent_id": unit.parent_id},
+                            _scope_of(old),
+                        )
+                    )
+            self._append_audit(conn, audit, actor)
+        return created, updated
+
+    def get_unit(self, unit_id: str) -> Unit | None:
+        row = self._one("SELECT * FROM units WHERE id = ?", (unit_id,))
+        return to_record(row, Unit) if row else None
+
+    def list_units(self, scope: Jurisdiction | None = None) -> list[Unit]:
+        """Units within a jurisdiction (the unit itself and everything below it)."""
+        if scope is None:
+            rows = self._query("SELECT * FROM units ORDER BY level, id")
+        else:
+            column = "station_id" if scope.column == "officer_id" else scope.column
+            value = scope.value
+            rows = self._query(
+                f"SELECT * FROM units WHERE {column} = ? OR id = ? ORDER BY level, id",  # noqa: S608
+                (value, value),
+            )
+        return [to_record(r, Unit) for r in rows]
+
+    def upsert_grids(self, grids: Sequence[Grid], actor: Actor) -> tuple[int, int]:
+        """Insert or update grids in one transaction. Returns (created, updated)."""
+        now = self._now()
+        created = updated = 0
+        audit = []
+        with self.transaction() as conn:
+            for grid in grids:
+                old = conn.execute("SELECT * FROM grids WHERE code = ?", (grid.code,)).fetchone()
+                values = (
+                    grid.name,
+                    grid.kind.value,
+                    grid.station_id,
+                    grid.county_id,
+                    grid.city_id,
+                    grid.officer_id,
+                )
+                scope = {
+                    "city_id": grid.city_id,
+                    "county_id": grid.county_id,
+                    "station_id": grid.station_id,
+                }
+                if old is None:
+                    conn.execute(
+                        "INSERT INTO grids (name, kind, station_id, county_id, city_id,"
+                        " officer_id, code, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?)",
+                        (*values, grid.code, now, now),
+                    )
+                    created += 1
+                    audit.append(
+                        (
+                            "grid.create",
+                            "grid",
+                            grid.code,
+                            None,
+                            {"station_id": grid.station_id, "officer_id": grid.officer_id},
+                            scope,
+                        )
+                    )
+                elif (
+                    old["name"],
+                    old["kind"],
+                    old["station_id"],
+                    old["county_id"],
+                    old["city_id"],
+                    old["officer_id"],
+                ) != values:
+                    conn.execute(
+                        "UPDATE grids SET name=?, kind=?, station_id=?, county_id=?, city_id=?,"
+                        " officer_id=?, updated_at=? WHERE code=?",
+                        (*values, now, grid.code),
+                    )
+                    updated += 1
+                    audit.append(
+                        (
+                            "grid.update",
+                            "grid",
+                            grid.code,
+                            {"station_id": old["station_id"], "officer_id": old["officer_id"]},
+                            {"station_id": grid.station_id, "officer_id": grid.officer_id},
+                            scope,
+                        )
+                    )
+            self._append_audit(conn, audit, actor)
+        return created, updated
+
+    def get_grid(self, code: str) -> Grid | None:
+        row = self._one("SELECT * FROM grids WHERE code = ?", (code,))
+        return to_record(row, Grid) if row else None
+
+    def list_grids(self, scope: Jurisdiction | None = None) -> list[Grid]:
+        if scope is None:
+            rows = self._query("SELECT * FROM grids ORDER BY code")
+        else:
+            rows = self._query(
+                f"SELECT * FROM grids WHERE {scope.column} = ? ORDER BY code",  # noqa: S608
+                (scope.value,),
+            )
+        return [to_record(r, Grid) for r in rows]
+
+    # -- users ------------------------------------------------------------------------
+
+    def upsert_users(
+        self, users: Sequence[dict[str, Any]], actor: Actor
+    ) -> tuple[list[User], int, int]:
+        """Insert or update users by login in one transaction.
+
+        Each dict has login, name, role, unit_id, city_id, county_id, station_id, active,
+        and for new users password_hash (and optionally demo_password). An existing user's
+        password is kept unless password_hash is given. Returns (users, created, updated).
+        """
+        now = self._now()
+        created = updated = 0
+        audit = []
+        out: list[User] = []
+        with self.transaction() as conn:
+            for user in users:
+                old = conn.execute(
+                    "SELECT * FROM users WHERE login = ?", (user["login"],)
+                ).fetchone()
+                if old is None:
+                    row = conn.execute(
+                        "INSERT INTO users (login, name, role, unit_id, city_id, county_id,"
+                        " station_id, active, password_hash, demo_password, created_at,"
+                        " updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?) RETURNING *",
+                        (
+                            user["login"],
+                            user["name"],
+                            user["role"],
+                            user["unit_id"],
+                            user["city_id"],
+                            user["county_id"],
+                            user["station_id"],
+                            int(user.get("active", True)),
+                            user["password_hash"],
+                            int(user.get("demo_password", False)),
+                            now,
+                            now,
+                        ),
+                    ).fetchone()
+                    created += 1
+                    audit.append(
+                        (
+                            "user.create",
+                            "user",
+                            str(row["id"]),
+                            None,
+                            _user_view(row),
+                            _scope_of(row),
+                        )
+                    )
+                else:
+                    merged = {**old, **{k: v for k, v in user.items() if k in old}}
+                    merged["active"] = int(bool(merged["active"]))
+                    if _user_view(merged) == _user_view(old) and "password_hash" not in user:
+                        out.append(to_record(old, User))
+                        continue
+                    row = conn.execute(
+                        "UPDATE users SET name=?, role=?, unit_id=?, city_id=?, county_id=?,"
+                        " station_id=?, active=?, password_hash=?, demo_password=?,"
+                        " updated_at=? WHERE id=? RETURNING *",
+                        (
+                            merged["name"],
+                            merged["role"],
+                            merged["unit_id"],
+                            merged["city_id"],
+                            merged["county_id"],
+                            merged["station_id"],
+                            merged["active"],
+                            merged["password_hash"],
+                            int(merged.get("demo_password") or 0),
+                            now,
+                            old["id"],
+                        ),
+                    ).fetchone()
+                    updated += 1
+                    audit.append(
+                        (
+                            "user.update",
+                            "user",
+                            str(row["id"]),
+                            _user_view(old),
+                            _user_view(row),
+                            _scope_of(row),
+                        )
+                    )
+                out.append(to_record(row, User))
+            self._append_audit(conn, audit, actor)
+        return out, created, updated
+
+    def update_user(self, user_id: int, changes: dict[str, Any], actor: Actor) -> User:
+        """Change one user's fields (name, role, unit and its ancestors, active, password).
+
+        Disabling a user revokes all of their sessions in the same transaction.
+        Raises NotFound. Audited as user.update.
+        """
+        allowed = {
+            "name",
+            "role",
+            "unit_id",
+            "city_id",
+            "county_id",
+            "station_id",
+            "active",
+            "password_hash",
+            "demo_password",
+        }
+        unknown = set(changes) - allowed
+        if unknown:
+            raise ValueError(f"cannot change {sorted(unknown)}")
+        now = self._now()
+        with self.transaction() as conn:
+            old = conn.execute("SELECT * FROM users WHERE id = ?", (user_id,)).fetchone()
+            if old is None:
+                raise NotFound(f"user {user_id}")
+            values = {k: (int(v) if isinstance(v, bool) else v) for k, v in changes.items()}
+            sets = ", ".join(f"{k} = ?" for k in values)
+            row = conn.execute(
+                f"UPDATE users SET {sets}, updated_at = ? WHERE id = ? RETURNING *",  # noqa: S608
+                (*values.values(), now, user_id),
+            ).fetchone()
+            if old["active"] and not row["active"]:
+                conn.execute(
+                    "UPDATE sessions SET revoked_at = ?, revoke_reason = 'user disabled'"
+                    " WHERE user_id = ? AND revoked_at IS NULL",
+                    (now, user_id),
+                )
+            if _user_view(old) != _user_view(row):
+                self._append_audit(
+                    conn,
+                    [
+                        (
+                            "user.update",
+                            "user",
+                            str(user_id),
+                            _user_view(old),
+                            _user_view(row),
+                            _scope_of(row),
+                        )
+                    ],
+                    actor,
+                )
+            elif "password_hash" in changes:
+                self._append_audit(
+                    conn,
+                    [("user.password", "user", str(user_id), None, None, _scope_of(row))],
+                    actor,
+                )
+        return to_record(row, User)
+
+    def get_user(self, user_id: int) -> User | None:
+        row = self._one("SELECT * FROM users WHERE id = ?", (user_id,))
+        return to_record(row, User) if row else None
+
+    def get_user_by_login(self, login: str) -> User | None:
+        row = self._one("SELECT * FROM users WHERE login = ?", (login,))
+        return to_record(row, User) if row else None
+
+    def list_users(
+        self,
+        scope: Jurisdiction | None = None,
+        role: str | None = None,
+        active: bool | None = None,
+    ) -> list[User]:
+        where, params = ["1 = 1"], []
+        if scope is not None:
+            column = "id" if scope.column == "officer_id" else scope.column
+            where.append(f"{column} = ?")
+            params.append(scope.value)
+        if role is not None:
+            where.append("role = ?")
+            params.append(role)
+        if active is not None:
+            where.append("active = ?")
+            params.append(int(active))
+        rows = self._query(
+            f"SELECT * FROM users WHERE {' AND '.join(where)} ORDER BY id",  # noqa: S608
+            params,
+        )
+        return [to_record(r, User) for r in rows]
+
+    def users_with_demo_password(self) -> int:
+        row = self._one("SELECT count(*) AS n FROM users WHERE demo_password = 1 AND active = 1")
+        return int(row["n"]) if row else 0
+
+    # -- devices and sessions -----------------------------------------------------------
+
+    def open_session(
+        self,
+        user_id: int,
+        device_id: str,
+        device_name: str,
+        refresh_hash: str,
+        refresh_expires: datetime,
+    ) -> tuple[str, Device]:
+        """Register or touch the device, open a session with its first refresh token.
+
+        Raises AuthError-free: the caller has checked the password and that the device is
+        not revoked. Bumps the device's last_seen. Returns (session id, device).
+        """
+        now = self._now()
+        session_id = secrets.token_urlsafe(16)
+        with self.transaction() as conn:
+            device = conn.execute(
+                "INSERT INTO devices (user_id, device_id, name, first_seen, last_seen)"
+                " VALUES (?, ?, ?, ?, ?) ON CONFLICT (user_id, device_id)"
+                " DO UPDATE SET last_seen = excluded.last_seen, name = excluded.name"
+                " RETURNING *",
+                (user_id, device_id, device_name, now, now),
+            ).fetchone()
+            conn.execute(
+                "INSERT INTO sessions (id, user_id, device_pk, created_at) VALUES (?, ?, ?, ?)",
+                (session_id, user_id, device["id"], now),
+            )
+            conn.execute(
+                "INSERT INTO refresh_tokens (token_hash, session_id, issued_at, expires_at)"
+                " VALUES (?, ?, ?, ?)",
+                (refresh_hash, session_id, now, iso(refresh_expires)),
+            )
+        return session_id, to_record(device, Device)
+
+    def get_device(self, user_id: int, device_id: str) -> Device | None:
+        row = self._one(
+            "SELECT * FROM devices WHERE user_id = ? AND device_id = ?", (user_id, device_id)
+        )
+        return to_record(row, Device) if row else None
+
+    def get_device_by_pk(self, pk: int) -> Device | None:
+        row = self._one("SELECT * FROM devices WHERE id = ?", (pk,))
+        return to_record(row, Device) if row else None
+
+    def list_devices(self, user_ids: Iterable[int]) -> list[Device]:
+        ids = list(user_ids)
+        if not ids:
+            return []
+        marks = ",".join("?" * len(ids))
+        rows = self._query(
+            f"SELECT * FROM devices WHERE user_id IN ({marks}) ORDER BY user_id, id",  # noqa: S608
+            ids,
+        )
+        return [to_record(r, Device) for r in rows]
+
+    def rotate_refresh(
+        self, old_hash: str, new_hash: str, new_expires: datetime
+    ) -> tuple[RefreshOutcome, str | None, int | None]:
+        """Spend a refresh token and issue its successor, atomically.
+
+        A token presented a second time revokes its whole session (reuse detection).
+        Returns (outcome, session id, user id); only ROTATED stores new_hash.
+        """
+        now = self._now()
+        with self.transaction() as conn:
+            row = conn.execute(
+                "SELECT t.*, s.user_id, s.revoked_at AS session_revoked FROM refresh_tokens t"
+                " JOIN sessions s ON s.id = t.session_id WHERE t.token_hash = ?",
+                (old_hash,),
+            ).fetchone()
+            if row is None:
+                return RefreshOutcome.UNKNOWN, None, None
+            session_id, user_id = row["session_id"], row["user_id"]
+            if row["used_at"] is None and row["session_revoked"] is not None:
+                return RefreshOutcome.REVOKED, session_id, user_id
+            if row["used_at"] is not None:
+                conn.execute(
+                    "UPDATE sessions SET revoked_at = coalesce(revoked_at, ?),"
+                    " revoke_reason = coalesce(revoke_reason, 'refresh token reused')"
+                    " WHERE id = ?",
+                    (now, session_id),
+                )
+                return RefreshOutcome.REUSED, session_id, user_id
+            if row["expires_at"] <= now:
+                return RefreshOutcome.EXPIRED, session_id, user_id
+            conn.execute(
+                "UPDATE refresh_tokens SET used_at = ? WHERE token_hash = ?", (now, old_hash)
+            )
+            conn.execute(
+                "INSERT INTO refresh_tokens (token_hash, session_id, issued_at, expires_at)"
+                " VALUES (?, ?, ?, ?)",
+                (new_hash, session_id, now, iso(new_expires)),
+            )
+            conn.execute(
+                "UPDATE devices SET last_seen = ? WHERE id ="
+                " (SELECT device_pk FROM sessions WHERE id = ?)",
+                (now, session_id),
+            )
+        return RefreshOutcome.ROTATED, session_id, user_id
+
+    def revoke_session(self, session_id: str, reason: str) -> None:
+        """End one session (logout). Idempotent."""
+        with self.transaction() as conn:
+            conn.execute(
+                "UPDATE sessions SET revoked_at = ?, revoke_reason = ?"
+                " WHERE id = ? AND revoked_at IS NULL",
+                (self._now(), reason, session_id),
+            )
+
+    def revoke_device(self, device_pk: int, actor: Actor) -> Device:
+        """Cut a device off: mark it revoked and end its sessions. Audited as device.revoke.
+
+        Raises NotFound. Revoking twice keeps the first revocation time.
+        """
+        now = self._now()
+        with self.transaction() as conn:
+            old = conn.execute(
+                "SELECT d.*, u.city_id, u.county_id, u.station_id FROM devices d"
+                " JOIN users u ON u.id = d.user_id WHERE d.id = ?",
+                (device_pk,),
+            ).fetchone()
+            if old is None:
+                raise NotFound(f"device {device_pk}")
+            row = conn.execute(
+                "UPDATE devices SET revoked_at = coalesce(revoked_at, ?),"
+                " revoked_by = coalesce(revoked_by, ?) WHERE id = ? RETURNING *",
+                (now, actor.user_id, device_pk),
+            ).fetchone()
+            conn.execute(
+                "UPDATE sessions SET revoked_at = ?, revoke_reason = 'device revoked'"
+                " WHERE device_pk = ? AND revoked_at IS NULL",
+                (now, device_pk),
+            )
+            if old["revoked_at"] is None:
+                self._append_audit(
+                    conn,
+                    [
+                        (
+                            "device.revoke",
+                            "device",
+                            str(device_pk),
+                            {"revoked_at": None},
+                            {"revoked_at": now},
+                            _scope_of(old),
+                        )
+                    ],
+                    actor,
+                )
+        return to_record(row, Device)
+
+    def auth_state(self, session_id: str) -> AuthState | None:
+        """One read per request: the session's user and device, and whether either is cut off."""
+        row = self._one(
+            "SELECT s.revoked_at AS s_revoked, d.id AS d_id, d.user_id AS d_user_id,"
+            " d.device_id AS d_device_id, d.name AS d_name, d.first_seen AS d_first_seen,"
+            " d.last_seen AS d_last_seen, d.revoked_at AS d_revoked_at,"
+            " d.revoked_by AS d_revoked_by, u.*"
+            " FROM sessions s JOIN devices d ON d.id = s.device_pk"
+            " JOIN users u ON u.id = s.user_id WHERE s.id = ?",
+            (session_id,),
+        )
+        if row is None:
+            return None
+        s_revoked = row.pop("s_revoked")
+        device = {k[2:]: row.pop(k) for k in list(row) if k.startswith("d_")}
+        return AuthState(
+            session_id=session_id,
+            user=to_record(row, User),
+            device=to_record(device, Device),
+            session_revoked=s_revoked is not None,
+        )
+
+    # -- login throttling ----------------------------------------------------------------
+
+    def record_login_failure(self, key: str) -> None:
+        with self.transaction() as conn:
+            conn.execute("INSERT INTO login_failures (key, at) VALUES (?, ?)", (key, self._now()))
+
+    def login_failures_since(self, key: str, since: datetime) -> list[datetime]:
+        rows = self._query(
+            "SELECT at FROM login_failures WHERE key = ? AND at > ? ORDER BY at", (key, iso(since))
+        )
+        return [datetime.fromisoformat(r["at"]) for r in rows]
+
+    def clear_login_failures(self, key: str) -> None:
+        with self.transaction() as conn:
+            conn.execute("DELETE FROM login_failures WHERE key = ?", (key,))

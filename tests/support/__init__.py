@@ -1,0 +1,1 @@
+"""Helpers shared by the stories: a tiny city, logins, warnings to send."""
