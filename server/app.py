@@ -10,6 +10,7 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 
+from server.audit.controller import AuditController
 from server.auth.controller import AuthController
 from server.auth.passwords import Passwords
 from server.auth.service import AuthService
@@ -20,6 +21,7 @@ from server.health import HealthController
 from server.middleware import PUBLIC_PATHS, BearerAuthMiddleware, RequestContextMiddleware
 from server.openapi import add_problem_responses
 from server.problems import problem_response
+from server.publicity.controller import PublicityTaskController
 from server.settings import Settings, load_settings
 from server.store.interface import Store, open_store
 from server.warnings.controller import PlatformWarningController, WarningController
@@ -31,6 +33,8 @@ ROUTE_HANDLERS = [
     DeviceController,
     PlatformWarningController,
     WarningController,
+    PublicityTaskController,
+    AuditController,
 ]
 
 

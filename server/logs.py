@@ -15,7 +15,13 @@ from typing import Any
 import structlog
 
 # Mainland mobile numbers, landlines with area code, and 18-character resident ID numbers.
-_PERSONAL = re.compile(r"(?<!\d)(?:\d{17}[\dXx]|\d{15}|1[3-9]\d{9}|0\d{2,3}-?\d{7,8})(?![\dXx])")
+# Bounded by anything but ASCII letters and digits, so hex ids do not match, while a
+# number run into Chinese text ("电话13800001234") still does.
+_PERSONAL = re.compile(
+    r"(?<![0-9A-Za-z])(?:\d{17}[\dXx]|\d{15}|1[3-9]\d{9}|0\d{2,3}-?\d{7,8})(?![0-9A-Za-z])"
+)
+# Keys whose values this code writes itself and that are never personal.
+_TRUSTED_KEYS = frozenset({"request_id", "timestamp", "level", "logger"})
 REDACTED = "[redacted]"
 
 
@@ -31,7 +37,8 @@ def _scrub(value: Any) -> Any:
 
 def redact(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     for key, value in list(event.items()):
-        event[key] = _scrub(value)
+        if key not in _TRUSTED_KEYS:
+            event[key] = _scrub(value)
     return event
 
 

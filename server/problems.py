@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import msgspec
 import structlog
@@ -33,13 +34,23 @@ _STATUS_CODES = {
 _MSGSPEC_PATH = re.compile(r"^(?P<reason>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", re.S)
 
 
+# "Object missing required field `x`" and "... unknown field `x`" name the field in the text.
+_NAMED_FIELD = re.compile(r"(?:missing required|contains unknown) field `(?P<name>[^`]+)`")
+# Query parameters whose Python name differs from their wire name (Litestar reports the former).
+QUERY_ALIASES = {"states": "state"}
+
+
 def field_from_msgspec(message: str) -> tuple[str, str]:
     """('warnings[3].risk_level', 'Invalid enum value ...') from a msgspec error message."""
     match = _MSGSPEC_PATH.match(message)
     if match is None:  # pragma: no cover - the pattern matches any string
         return "", message
     path = (match.group("path") or "").lstrip(".")
-    return path, match.group("reason").strip()
+    reason = match.group("reason").strip()
+    named = _NAMED_FIELD.search(reason)
+    if named:
+        path = f"{path}.{named.group('name')}" if path else named.group("name")
+    return path, reason
 
 
 def _from_validation(exc: ValidationException) -> Problem:
@@ -52,9 +63,9 @@ def _from_validation(exc: ValidationException) -> Problem:
         path, reason = field_from_msgspec(message)
         key = str(item.get("key") or "")
         source = str(item.get("source") or "")
-        name = path or key
+        name = path or ("" if key == "data" else key)
         if source and source != "body" and key:
-            name = key
+            name = QUERY_ALIASES.get(key, key)
         errors.append(FieldError(field=name or "body", reason=reason or message))
     if not errors:
         # Litestar gives no detail when the body is not JSON at all.
@@ -85,7 +96,7 @@ def to_problem(exc: Exception) -> tuple[Problem, dict[str, str]]:
     return problem(ErrorCode.INTERNAL_ERROR), {}
 
 
-def problem_response(request: Request[object, object, object], exc: Exception) -> Response[bytes]:
+def problem_response(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
     body, headers = to_problem(exc)
     request_id = structlog.contextvars.get_contextvars().get("request_id")
     body = msgspec.structs.replace(body, instance=request.url.path, request_id=request_id)

@@ -14,6 +14,7 @@ from server.errors import AuthError, ErrorCode
 
 ISSUER = "beatsync"
 ALGORITHM = "HS256"
+CLOCK_LEEWAY_SECONDS = 60
 
 
 class AccessClaims(msgspec.Struct, frozen=True):
@@ -59,12 +60,20 @@ def decode_access_token(secret: str, token: str, now: datetime) -> AccessClaims:
             secret,
             algorithms=[ALGORITHM],
             issuer=ISSUER,
-            options={"require": ["exp", "iat", "sub", "sid"], "verify_exp": False},
+            # Time checks happen below against the injected clock, not PyJWT's wall clock.
+            options={
+                "require": ["exp", "iat", "sub", "sid"],
+                "verify_exp": False,
+                "verify_iat": False,
+                "verify_nbf": False,
+            },
         )
         claims = msgspec.convert(raw, AccessClaims)
     except (jwt.PyJWTError, msgspec.ValidationError) as exc:
         raise AuthError("the access token is not valid", code=ErrorCode.TOKEN_INVALID) from exc
     # Expiry is checked here, against the injected clock, so tests can move time.
+    if claims.iat > now.timestamp() + CLOCK_LEEWAY_SECONDS:
+        raise AuthError("the access token is from the future", code=ErrorCode.TOKEN_INVALID)
     if claims.exp <= now.timestamp():
         raise AuthError("the access token has expired", code=ErrorCode.TOKEN_EXPIRED)
     return claims

@@ -26,6 +26,10 @@ from server.store.records import Actor, AuditEntry, AuditVerdict
 T = TypeVar("T")
 
 GENESIS_HASH = "0" * 64
+# One audit entry to append: (action, entity, entity_id, before, after, scope ids).
+AuditItem = tuple[
+    str, str, str, Mapping[str, Any] | None, Mapping[str, Any] | None, Mapping[str, str | None]
+]
 _encode = msgspec.json.Encoder(order="sorted").encode
 _decode_obj = msgspec.json.Decoder(dict[str, Any]).decode
 
@@ -92,6 +96,20 @@ class SQLiteBase:
         return row
 
     @contextmanager
+    def _snapshot(self) -> Iterator[sqlite3.Connection]:
+        """The thread's reader inside one read transaction.
+
+        A task is two tables; read outside a transaction, a write committed between the
+        task row and its assignees would pair version N with the officers of N+1.
+        """
+        conn = self._reader()
+        conn.execute("BEGIN")
+        try:
+            yield conn
+        finally:
+            conn.execute("COMMIT")
+
+    @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
         """The only way to write: one writer, one transaction, all or nothing."""
         with self._write_lock:
@@ -150,16 +168,7 @@ class SQLiteBase:
     def _append_audit(
         self,
         conn: sqlite3.Connection,
-        entries: Sequence[
-            tuple[
-                str,
-                str,
-                str,
-                Mapping[str, Any] | None,
-                Mapping[str, Any] | None,
-                Mapping[str, str | None],
-            ]
-        ],
+        entries: Sequence[AuditItem],
         actor: Actor,
     ) -> None:
         """Append entries (action, entity, entity_id, before, after, scope) to the chain."""

@@ -19,7 +19,7 @@ from server.store.records import (
     Unit,
     User,
 )
-from server.store.sqlite_base import SQLiteBase, to_record
+from server.store.sqlite_base import AuditItem, SQLiteBase, to_record
 
 USER_AUDIT_FIELDS = ("login", "name", "role", "unit_id", "active")
 
@@ -44,7 +44,7 @@ class SQLiteOrg(SQLiteBase):
         """
         now = self._now()
         created = updated = 0
-        audit = []
+        audit: list[AuditItem] = []
         with self.transaction() as conn:
             for unit in units:
                 old = conn.execute("SELECT * FROM units WHERE id = ?", (unit.id,)).fetchone()
@@ -125,7 +125,7 @@ class SQLiteOrg(SQLiteBase):
         """Insert or update grids in one transaction. Returns (created, updated)."""
         now = self._now()
         created = updated = 0
-        audit = []
+        audit: list[AuditItem] = []
         with self.transaction() as conn:
             for grid in grids:
                 old = conn.execute("SELECT * FROM grids WHERE code = ?", (grid.code,)).fetchone()
@@ -213,7 +213,7 @@ class SQLiteOrg(SQLiteBase):
         """
         now = self._now()
         created = updated = 0
-        audit = []
+        audit: list[AuditItem] = []
         out: list[User] = []
         with self.transaction() as conn:
             for user in users:

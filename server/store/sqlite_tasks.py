@@ -48,6 +48,30 @@ PUBLICITY_AUDIT_FIELDS = (
 )
 WARNING_COLUMNS = tuple(f for f in NewWarning.__struct_fields__)
 SCOPE_COLUMNS = frozenset({"city_id", "county_id", "station_id", "officer_id"})
+# What an update may change; identity, sequence and timestamps belong to the store.
+WARNING_MUTABLE = frozenset(
+    {
+        "state",
+        "queue",
+        "county_id",
+        "station_id",
+        "officer_id",
+        "deadline_at",
+        "outcome",
+        "routing_reason",
+        "cancel_reason",
+        "dispatched_at",
+    }
+)
+PUBLICITY_MUTABLE = frozenset(
+    {"title", "venue_kind", "audience", "window_start", "window_end", "status", "notes"}
+)
+
+
+def _check_columns(changes: dict[str, Any], allowed: frozenset[str]) -> None:
+    unknown = set(changes) - allowed
+    if unknown:
+        raise ValueError(f"cannot change {sorted(unknown)}")
 
 
 def _text(value: Any) -> Any:
@@ -223,6 +247,7 @@ class SQLiteTasks(SQLiteBase):
         """
         if not changes:
             raise ValueError("nothing to change")
+        _check_columns(changes, WARNING_MUTABLE)
         now = self._now()
         with self.transaction() as conn:
             old = conn.execute("SELECT * FROM warnings WHERE id = ?", (warning_id,)).fetchone()
@@ -308,9 +333,9 @@ class SQLiteTasks(SQLiteBase):
         return {**row, "officer_ids": officers}
 
     def get_publicity_task(self, task_id: int) -> PublicityTask | None:
-        conn = self._reader()
-        row = conn.execute("SELECT * FROM publicity_tasks WHERE id = ?", (task_id,)).fetchone()
-        return to_record(self._publicity_row(conn, row), PublicityTask) if row else None
+        with self._snapshot() as conn:
+            row = conn.execute("SELECT * FROM publicity_tasks WHERE id = ?", (task_id,)).fetchone()
+            return to_record(self._publicity_row(conn, row), PublicityTask) if row else None
 
     def list_publicity_tasks(
         self,
@@ -338,13 +363,13 @@ class SQLiteTasks(SQLiteBase):
             params.extend([active_on.isoformat(), active_on.isoformat()])
         where.append("id > ?")
         params.extend([after_id, limit])
-        conn = self._reader()
-        rows = conn.execute(
-            f"SELECT * FROM publicity_tasks WHERE {' AND '.join(where)}"  # noqa: S608
-            " ORDER BY id LIMIT ?",
-            params,
-        ).fetchall()
-        return [to_record(self._publicity_row(conn, r), PublicityTask) for r in rows]
+        with self._snapshot() as conn:
+            rows = conn.execute(
+                f"SELECT * FROM publicity_tasks WHERE {' AND '.join(where)}"  # noqa: S608
+                " ORDER BY id LIMIT ?",
+                params,
+            ).fetchall()
+            return [to_record(self._publicity_row(conn, r), PublicityTask) for r in rows]
 
     def update_publicity_task(
         self,
@@ -359,6 +384,9 @@ class SQLiteTasks(SQLiteBase):
 
         Raises NotFound or ConflictError (version moved). Bumps version and seq.
         """
+        if not changes and officer_ids is None:
+            raise ValueError("nothing to change")
+        _check_columns(changes, PUBLICITY_MUTABLE)
         now = self._now()
         with self.transaction() as conn:
             old_row = conn.execute(

@@ -74,3 +74,17 @@ def a_warning(
     }
     body.update(extra)
     return body
+
+
+def assert_problem(
+    response: httpx.Response, status: int, code: str, field: str | None = None
+) -> dict[str, Any]:
+    """The response is an RFC 9457 problem with this status, stable code and field."""
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    body: dict[str, Any] = response.json()
+    assert body["code"] == code, body
+    assert body["status"] == status
+    if field is not None:
+        assert body["field"] == field, body
+    return body

@@ -1,0 +1,1 @@
+"""The audit log: every change of state, hash-chained, read by supervisors."""

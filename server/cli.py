@@ -1,0 +1,194 @@
+"""The `beatsync` command: serve the API, check the audit chain, write the OpenAPI file."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from server.settings import SettingsError, load_settings
+
+if TYPE_CHECKING:
+    from server.demo import DemoAccounts
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not hasattr(args, "run"):
+        parser.print_help()
+        return 2
+    try:
+        code: int = args.run(args)
+    except SettingsError as exc:
+        print(f"beatsync: {exc}", file=sys.stderr)
+        return 2
+    return code
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="beatsync", description=__doc__)
+    commands = parser.add_subparsers(title="commands")
+
+    serve = commands.add_parser("serve", help="run the API server")
+    serve.add_argument(
+        "--demo",
+        action="store_true",
+        help="seed the demo city into an empty database and feed it warnings",
+    )
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    serve.add_argument("--port", type=int, default=8000, help="port to listen on")
+    serve.add_argument("--db", help="SQLite file (default: $BEATSYNC_DATABASE)")
+    serve.add_argument(
+        "--feed-interval", type=float, default=10.0, help="demo: seconds between warning deliveries"
+    )
+    serve.set_defaults(run=_serve)
+
+    openapi = commands.add_parser("openapi", help="write or check openapi/openapi.json")
+    openapi.add_argument(
+        "--check",
+        action="store_true",
+        help="exit 1 if the committed document differs from the code",
+    )
+    openapi.set_defaults(run=_openapi)
+
+    audit = commands.add_parser("audit", help="the tamper-evident audit log")
+    audit_commands = audit.add_subparsers(title="audit commands")
+    verify = audit_commands.add_parser("verify", help="check every link of the audit chain")
+    verify.add_argument("--db", help="SQLite file (default: $BEATSYNC_DATABASE)")
+    verify.set_defaults(run=_audit_verify)
+    return parser
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from server.app import create_app
+    from server.auth.passwords import Passwords
+    from server.clock import SystemClock
+    from server.demo import (
+        ACCOUNTS,
+        DEMO_PASSWORD,
+        DEMO_PLATFORM_SECRET,
+        DemoPlatform,
+        seed_demo_city,
+    )
+    from server.logs import configure_logging
+    from server.store.interface import open_store
+
+    settings = load_settings(database_path=args.db)
+    if args.demo and settings.env == "production":
+        print("beatsync: --demo is refused when BEATSYNC_ENV=production", file=sys.stderr)
+        return 2
+    settings.check()
+    configure_logging(json=settings.log_json, level=settings.log_level)
+    store = open_store(settings.database_path, SystemClock())
+    passwords = Passwords(
+        time_cost=settings.argon2_time_cost, memory_kib=settings.argon2_memory_kib
+    )
+    if settings.env == "production" and store.users_with_demo_password():
+        store.close()
+        print(
+            "beatsync: demo accounts are active in this database; production refuses"
+            " to start until they are disabled or given real passwords",
+            file=sys.stderr,
+        )
+        return 2
+    feed = None
+    if args.demo:
+        seeded = seed_demo_city(store, passwords)
+        grids = [g.code for g in store.list_grids()]
+        base = f"http://{'127.0.0.1' if args.host in ('0.0.0.0', '::') else args.host}:{args.port}"  # noqa: S104
+        feed = DemoPlatform(
+            base, grids, interval=args.feed_interval, first_batch=60 if seeded else 3
+        )
+        feed.start()
+        _print_demo_banner(
+            base, settings.database_path, ACCOUNTS, DEMO_PASSWORD, DEMO_PLATFORM_SECRET
+        )
+    app = create_app(settings, store=store, passwords=passwords)
+    try:
+        uvicorn.run(app, host=args.host, port=args.port, log_config=None, access_log=False)
+    finally:
+        if feed is not None:
+            feed.stop.set()
+        store.close()
+    return 0
+
+
+def _print_demo_banner(
+    base: str, db: str, accounts: DemoAccounts, password: str, platform_secret: str
+) -> None:
+    print(
+        f"""
+beatsync demo city on {base}   (database: {db})
+
+  Log in:        POST {base}/api/v1/auth/login
+                 {{"login": "...", "password": "{password}", "device_id": "my-phone-1"}}
+  API explorer:  {base}/schema/swagger
+  Health:        {base}/healthz
+
+  Accounts (password "{password}"):
+    city administrator   {accounts.admin}
+    county supervisor    {accounts.county_supervisor}
+    station supervisor   {accounts.station_supervisor}
+    officer              {accounts.officer}
+  Warning platform client: {accounts.platform_client} / {platform_secret}
+    (POST {base}/api/v1/auth/token; it is already sending warnings)
+""",
+        flush=True,
+    )
+
+
+def _openapi(args: argparse.Namespace) -> int:
+    import tempfile
+
+    from server.app import create_app
+    from server.openapi import COMMITTED, render
+    from server.settings import Settings
+
+    with tempfile.TemporaryDirectory() as tmp:
+        app = create_app(Settings(env="test", database_path=str(Path(tmp) / "o.db")))
+        document = render(app)
+        app.state.store.close()
+    if args.check:
+        same = COMMITTED.exists() and COMMITTED.read_bytes() == document
+        print(
+            "openapi/openapi.json is up to date"
+            if same
+            else "openapi/openapi.json differs from the code; run: beatsync openapi"
+        )
+        return 0 if same else 1
+    COMMITTED.parent.mkdir(parents=True, exist_ok=True)
+    COMMITTED.write_bytes(document)
+    print(f"wrote {COMMITTED}")
+    return 0
+
+
+def _audit_verify(args: argparse.Namespace) -> int:
+    from server.clock import SystemClock
+    from server.store.interface import open_store
+
+    settings = load_settings(database_path=args.db)
+    if not Path(settings.database_path).exists():
+        print(f"beatsync: no database at {settings.database_path}", file=sys.stderr)
+        return 2
+    store = open_store(settings.database_path, SystemClock())
+    try:
+        verdict = store.verify_audit()
+    finally:
+        store.close()
+    if verdict.ok:
+        print(f"audit chain intact: {verdict.checked} entries")
+        return 0
+    print(
+        f"audit chain BROKEN at entry {verdict.first_bad_id}: {verdict.reason}"
+        f" ({verdict.checked} entries before it are intact)"
+    )
+    return 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,264 @@
+"""The store contract: what every implementation of server.store.interface.Store keeps.
+
+Each test runs against every implementation in IMPLEMENTATIONS (SQLite today; a
+PostgreSQL store joins the list and must pass unchanged).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from server.auth.passwords import Passwords
+from server.clock import ManualClock
+from server.errors import ConflictError, NotFound
+from server.store.interface import Store, open_store
+from server.store.records import (
+    Actor,
+    NewWarning,
+    Queue,
+    RefreshOutcome,
+    WarningState,
+)
+from server.store.sqlite_tasks import WarningQuery
+from tests.support.city import TinyCity, build_tiny_city
+
+IMPLEMENTATIONS: dict[str, Callable[[Path, ManualClock], Store]] = {
+    "sqlite": lambda tmp, clock: open_store(str(tmp / "contract.db"), clock),
+}
+ACTOR = Actor(user_id=None, device_id="test")
+
+
+@pytest.fixture(params=sorted(IMPLEMENTATIONS))
+def any_store(
+    request: pytest.FixtureRequest, tmp_path: Path, clock: ManualClock
+) -> Iterator[Store]:
+    store = IMPLEMENTATIONS[request.param](tmp_path, clock)
+    yield store
+    store.close()
+
+
+@pytest.fixture
+def tiny(any_store: Store, passwords: Passwords) -> TinyCity:
+    return build_tiny_city(any_store, passwords)
+
+
+def new_warning(
+    client_id: int, platform_id: str, officer_id: int | None = None, **changes: object
+) -> NewWarning:
+    fields: dict[str, object] = dict(
+        client_id=client_id,
+        platform_id=platform_id,
+        payload_hash="h" + platform_id,
+        resident_name="陈秀英",
+        resident_phone="13800001111",
+        resident_address="七一路12号",
+        resident_id_number=None,
+        grid_code="411602001001",
+        county_code=None,
+        source="fund_transfer",
+        fraud_type="fake_loan",
+        risk_level="high",
+        summary=None,
+        issued_at=datetime(2026, 11, 25, 0, 0, tzinfo=UTC),
+        deadline_at=datetime(2026, 11, 25, 2, 0, tzinfo=UTC),
+        state=WarningState.DISPATCHED if officer_id else WarningState.NEW,
+        city_id="411600",
+        county_id="411602",
+        station_id="411602-01",
+        officer_id=officer_id,
+        queue=Queue.OFFICER if officer_id else Queue.STATION,
+        routing_reason=None,
+    )
+    fields.update(changes)
+    return NewWarning(**fields)  # type: ignore[arg-type]
+
+
+def test_ingest_is_idempotent_and_bumps_the_sequence_once_per_new_warning(
+    any_store: Store, tiny: TinyCity
+) -> None:
+    platform = tiny.id("platform")
+    first = any_store.ingest_warnings(
+        [new_warning(platform, "A", tiny.id("o1")), new_warning(platform, "B")], ACTOR
+    )
+    assert [created for _, created in first] == [True, True]
+    assert [w.seq for w, _ in first] == [1, 2]
+    again = any_store.ingest_warnings(
+        [new_warning(platform, "B"), new_warning(platform, "C")], ACTOR
+    )
+    assert [(w.platform_id, created) for w, created in again] == [("B", False), ("C", True)]
+    assert again[0][0].id == first[1][0].id
+    assert any_store.current_seq() == 3
+
+
+def test_times_come_back_timezone_aware_in_utc(any_store: Store, tiny: TinyCity) -> None:
+    [(warning, _)] = any_store.ingest_warnings([new_warning(tiny.id("platform"), "A")], ACTOR)
+    assert warning.deadline_at == datetime(2026, 11, 25, 2, 0, tzinfo=UTC)
+    assert warning.created_at.tzinfo is not None
+
+
+def test_an_update_at_a_stale_version_changes_nothing(any_store: Store, tiny: TinyCity) -> None:
+    [(warning, _)] = any_store.ingest_warnings([new_warning(tiny.id("platform"), "A")], ACTOR)
+    updated = any_store.update_warning(
+        warning.id,
+        1,
+        {"state": WarningState.CANCELLED, "cancel_reason": "dup"},
+        "warning.cancel",
+        ACTOR,
+    )
+    assert (updated.version, updated.seq) == (2, 2)
+    with pytest.raises(ConflictError):
+        any_store.update_warning(warning.id, 1, {"cancel_reason": "other"}, "warning.cancel", ACTOR)
+    assert any_store.get_warning(warning.id) == updated
+    with pytest.raises(NotFound):
+        any_store.update_warning(9999, 1, {"cancel_reason": "x"}, "warning.cancel", ACTOR)
+
+
+def test_scoped_listing_returns_only_the_jurisdiction_in_deadline_order(
+    any_store: Store, tiny: TinyCity
+) -> None:
+    platform = tiny.id("platform")
+    base = datetime(2026, 11, 25, 2, 0, tzinfo=UTC)
+    any_store.ingest_warnings(
+        [
+            new_warning(platform, "late", tiny.id("o1"), deadline_at=base + timedelta(hours=3)),
+            new_warning(platform, "soon", tiny.id("o1"), deadline_at=base),
+            new_warning(
+                platform, "other", tiny.id("o4"), station_id="411621-01", county_id="411621"
+            ),
+        ],
+        ACTOR,
+    )
+    from server.store.records import Jurisdiction
+
+    mine = any_store.list_warnings(
+        Jurisdiction(column="officer_id", value=tiny.id("o1")), WarningQuery()
+    )
+    assert [w.platform_id for w in mine] == ["soon", "late"]
+    county = any_store.list_warnings(
+        Jurisdiction(column="county_id", value="411621"), WarningQuery()
+    )
+    assert [w.platform_id for w in county] == ["other"]
+
+
+def test_every_change_is_audited_in_a_chain_that_verifies(any_store: Store, tiny: TinyCity) -> None:
+    [(warning, _)] = any_store.ingest_warnings([new_warning(tiny.id("platform"), "A")], ACTOR)
+    any_store.update_warning(
+        warning.id, 1, {"officer_id": tiny.id("o1")}, "warning.reassign", ACTOR
+    )
+    entries = any_store.list_audit(entity="warning", entity_id=str(warning.id))
+    assert [e.action for e in entries] == ["warning.ingest", "warning.reassign"]
+    assert entries[1].prev_hash == entries[0].hash
+    assert entries[1].before == {"officer_id": None}
+    # Residents' personal data stays out of the audit log.
+    assert "13800001111" not in str([e.after for e in entries])
+    verdict = any_store.verify_audit()
+    assert verdict.ok
+    assert verdict.checked == len(any_store.list_audit(limit=10_000))
+
+
+def test_a_failed_write_leaves_no_trace(any_store: Store, tiny: TinyCity) -> None:
+    seq = any_store.current_seq()
+    audit = len(any_store.list_audit(limit=10_000))
+    with pytest.raises(ValueError, match="cannot change"):
+        any_store.update_user(tiny.id("o1"), {"password_hash": "x", "no_such_column": 1}, ACTOR)
+    assert any_store.get_user(tiny.id("o1")) is not None
+    assert any_store.current_seq() == seq
+    assert len(any_store.list_audit(limit=10_000)) == audit
+
+
+def test_refresh_tokens_rotate_once_and_reuse_revokes_the_session(
+    any_store: Store, tiny: TinyCity, clock: ManualClock
+) -> None:
+    expires = clock.now() + timedelta(days=1)
+    session, device = any_store.open_session(tiny.id("o1"), "phone-1", "p", "h1", expires)
+    assert any_store.rotate_refresh("h1", "h2", expires)[0] == RefreshOutcome.ROTATED
+    assert any_store.rotate_refresh("h1", "h3", expires)[0] == RefreshOutcome.REUSED
+    state = any_store.auth_state(session)
+    assert state is not None
+    assert state.session_revoked
+    assert any_store.rotate_refresh("h2", "h4", expires)[0] == RefreshOutcome.REVOKED
+    assert any_store.rotate_refresh("unknown", "h5", expires)[0] == RefreshOutcome.UNKNOWN
+    assert device.device_id == "phone-1"
+
+
+def test_revoking_a_device_ends_its_sessions_and_is_audited_once(
+    any_store: Store, tiny: TinyCity, clock: ManualClock
+) -> None:
+    expires = clock.now() + timedelta(days=1)
+    session, device = any_store.open_session(tiny.id("o1"), "phone-1", "p", "h1", expires)
+    other, _ = any_store.open_session(tiny.id("o1"), "phone-2", "p", "h2", expires)
+    any_store.revoke_device(device.id, ACTOR)
+    first = any_store.get_device_by_pk(device.id)
+    clock.advance(minutes=5)
+    any_store.revoke_device(device.id, ACTOR)
+    assert any_store.get_device_by_pk(device.id) == first
+    state = any_store.auth_state(session)
+    assert state is not None
+    assert state.device_revoked
+    assert state.session_revoked
+    still = any_store.auth_state(other)
+    assert still is not None
+    assert not still.session_revoked
+    assert [e.action for e in any_store.list_audit(entity="device")] == ["device.revoke"]
+
+
+def test_disabling_a_user_ends_all_their_sessions(
+    any_store: Store, tiny: TinyCity, clock: ManualClock
+) -> None:
+    session, _ = any_store.open_session(
+        tiny.id("o1"), "phone-1", "p", "h1", clock.now() + timedelta(days=1)
+    )
+    any_store.update_user(tiny.id("o1"), {"active": False}, ACTOR)
+    state = any_store.auth_state(session)
+    assert state is not None
+    assert not state.user.active
+    assert state.session_revoked
+
+
+def test_login_failures_are_counted_in_a_window(any_store: Store, clock: ManualClock) -> None:
+    any_store.record_login_failure("login:o1")
+    clock.advance(minutes=20)
+    any_store.record_login_failure("login:o1")
+    assert len(any_store.login_failures_since("login:o1", clock.now() - timedelta(minutes=15))) == 1
+    any_store.clear_login_failures("login:o1")
+    assert any_store.login_failures_since("login:o1", clock.now() - timedelta(days=1)) == []
+
+
+def test_sqlite_audit_tampering_is_detected(
+    tmp_path: Path, clock: ManualClock, passwords: Passwords
+) -> None:
+    store = open_store(str(tmp_path / "t.db"), clock)
+    build_tiny_city(store, passwords)
+    store.close()
+    raw = sqlite3.connect(tmp_path / "t.db")
+    raw.execute("""UPDATE audit_log SET after = '{"role": "city_admin"}' WHERE id = 8""")
+    raw.commit()
+    raw.close()
+    store = open_store(str(tmp_path / "t.db"), clock)
+    verdict = store.verify_audit()
+    store.close()
+    assert not verdict.ok
+    assert verdict.first_bad_id == 8
+    assert verdict.checked == 7
+
+
+def test_sqlite_a_deleted_audit_entry_is_detected(
+    tmp_path: Path, clock: ManualClock, passwords: Passwords
+) -> None:
+    store = open_store(str(tmp_path / "t.db"), clock)
+    build_tiny_city(store, passwords)
+    store.close()
+    raw = sqlite3.connect(tmp_path / "t.db")
+    raw.execute("DELETE FROM audit_log WHERE id = 3")
+    raw.commit()
+    raw.close()
+    store = open_store(str(tmp_path / "t.db"), clock)
+    verdict = store.verify_audit()
+    store.close()
+    assert not verdict.ok
+    assert verdict.first_bad_id == 4
