@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+import sqlite3
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
@@ -32,6 +33,15 @@ def _user_view(row: dict[str, Any] | User) -> dict[str, Any]:
 
 def _scope_of(row: dict[str, Any]) -> dict[str, str | None]:
     return {k: row.get(k) for k in ("city_id", "county_id", "station_id")}
+
+
+def _end_sessions(conn: sqlite3.Connection, user_id: int, now: str) -> None:
+    """A disabled user is cut off on every device at once, however they were disabled."""
+    conn.execute(
+        "UPDATE sessions SET revoked_at = ?, revoke_reason = 'user disabled'"
+        " WHERE user_id = ? AND revoked_at IS NULL",
+        (now, user_id),
+    )
 
 
 class SQLiteOrg(SQLiteBase):
@@ -112,11 +122,16 @@ class SQLiteOrg(SQLiteBase):
         """Units within a jurisdiction (the unit itself and everything below it)."""
         if scope is None:
             rows = self._query("SELECT * FROM units ORDER BY level, id")
+        elif scope.column == "officer_id":
+            # The scope names the officer, not a unit: theirs is the station they work at.
+            rows = self._query(
+                "SELECT * FROM units WHERE id = (SELECT station_id FROM users WHERE id = ?)",
+                (scope.value,),
+            )
         else:
-            column = "station_id" if scope.column == "officer_id" else scope.column
             value = scope.value
             rows = self._query(
-                f"SELECT * FROM units WHERE {column} = ? OR id = ? ORDER BY level, id",  # noqa: S608
+                f"SELECT * FROM units WHERE {scope.column} = ? OR id = ? ORDER BY level, id",  # noqa: S608
                 (value, value),
             )
         return [to_record(r, Unit) for r in rows]
@@ -276,6 +291,8 @@ class SQLiteOrg(SQLiteBase):
                         ),
                     ).fetchone()
                     updated += 1
+                    if old["active"] and not row["active"]:
+                        _end_sessions(conn, row["id"], now)
                     audit.append(
                         (
                             "user.update",
@@ -322,11 +339,7 @@ class SQLiteOrg(SQLiteBase):
                 (*values.values(), now, user_id),
             ).fetchone()
             if old["active"] and not row["active"]:
-                conn.execute(
-                    "UPDATE sessions SET revoked_at = ?, revoke_reason = 'user disabled'"
-                    " WHERE user_id = ? AND revoked_at IS NULL",
-                    (now, user_id),
-                )
+                _end_sessions(conn, user_id, now)
             if _user_view(old) != _user_view(row):
                 self._append_audit(
                     conn,
