@@ -1,0 +1,157 @@
+"""The `beatsync` command as an operator uses it: serve the demo, verify the audit chain,
+refuse unsafe production settings."""
+
+from __future__ import annotations
+
+import os
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from server.auth.passwords import Passwords
+from server.cli import main
+from server.clock import ManualClock
+from server.settings import DEMO_JWT_SECRET, Settings, SettingsError, load_settings
+from server.store.interface import open_store
+from tests.support.city import build_tiny_city
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def city_db(tmp_path: Path, passwords: Passwords) -> Path:
+    path = tmp_path / "city.db"
+    store = open_store(str(path), ManualClock())
+    build_tiny_city(store, passwords)
+    store.close()
+    return path
+
+
+def test_audit_verify_passes_on_an_intact_chain_and_fails_on_an_edited_one(
+    city_db: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["audit", "verify", "--db", str(city_db)]) == 0
+    assert "audit chain intact" in capsys.readouterr().out
+    with sqlite3.connect(city_db) as conn:
+        conn.execute("UPDATE audit_log SET actor_user_id = 42 WHERE id = 5")
+    assert main(["audit", "verify", "--db", str(city_db)]) == 1
+    assert "BROKEN at entry 5" in capsys.readouterr().out
+
+
+def test_audit_verify_on_a_missing_file_says_so(tmp_path: Path, capsys) -> None:
+    assert main(["audit", "verify", "--db", str(tmp_path / "none.db")]) == 2
+    assert "no database" in capsys.readouterr().err
+
+
+def test_the_committed_openapi_document_is_current(capsys) -> None:
+    assert main(["openapi", "--check"]) == 0
+
+
+def test_production_refuses_demo_secrets_and_bad_values() -> None:
+    with pytest.raises(SettingsError, match="demo secret"):
+        Settings(env="production").check()
+    with pytest.raises(SettingsError, match="32 characters"):
+        Settings(env="production", jwt_secret="short").check()
+    Settings(env="production", jwt_secret="x" * 40).check()
+    with pytest.raises(SettingsError, match="bad setting"):
+        load_settings({"BEATSYNC_ACCESS_TOKEN_TTL": "soon"})
+    assert (
+        load_settings(
+            {"BEATSYNC_LOG_JSON": "true", "BEATSYNC_ACCESS_TOKEN_TTL": "60"}
+        ).access_token_ttl_seconds
+        == 60
+    )
+
+
+def test_production_refuses_to_serve_the_demo_or_demo_accounts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    monkeypatch.setenv("BEATSYNC_ENV", "production")
+    assert main(["serve", "--db", str(tmp_path / "p.db")]) == 2
+    assert DEMO_JWT_SECRET not in capsys.readouterr().err
+    monkeypatch.setenv("BEATSYNC_JWT_SECRET", "a-real-secret-of-forty-characters-000000")
+    assert main(["serve", "--demo", "--db", str(tmp_path / "p.db")]) == 2
+    assert "--demo is refused" in capsys.readouterr().err
+    # A database that still has the demo accounts in it.
+    from server.demo import seed_demo_city
+
+    store = open_store(str(tmp_path / "demo.db"), ManualClock())
+    seed_demo_city(store, Passwords(time_cost=1, memory_kib=1024))
+    store.close()
+    assert main(["serve", "--db", str(tmp_path / "demo.db")]) == 2
+    assert "demo accounts are active" in capsys.readouterr().err
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_serve_demo_prints_where_to_log_in_and_warnings_start_arriving(tmp_path: Path) -> None:
+    """The README's first command, as a new operator runs it."""
+    port = _free_port()
+    env = {**os.environ, "BEATSYNC_LOG_JSON": "true"}
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "server.cli",
+            "serve",
+            "--demo",
+            "--port",
+            str(port),
+            "--db",
+            str(tmp_path / "demo.db"),
+            "--feed-interval",
+            "0.2",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        banner = ""
+        assert server.stdout is not None
+        while "Warning platform client" not in banner:
+            line = server.stdout.readline()
+            assert line, "the server exited before printing the login banner"
+            banner += line
+        assert f"POST {base}/api/v1/auth/login" in banner
+        assert "admin" in banner
+        assert "officer-411602-01-1" in banner
+        for _ in range(100):
+            try:
+                if httpx.get(f"{base}/healthz").status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        token = httpx.post(
+            f"{base}/api/v1/auth/login",
+            json={"login": "admin", "password": "demo", "device_id": "laptop-0001"},
+        ).json()
+        headers = {"Authorization": f"Bearer {token['access_token']}"}
+        seen = 0
+        for _ in range(100):
+            seen = len(
+                httpx.get(
+                    f"{base}/api/v1/warnings/", params={"limit": 500}, headers=headers
+                ).json()["items"]
+            )
+            if seen > 60:  # the first delivery, and then some
+                break
+            time.sleep(0.1)
+        assert seen > 60
+    finally:
+        server.terminate()
+        server.wait(10)
+        server.stdout.close()
