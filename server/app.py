@@ -20,6 +20,7 @@ from server.devices.controller import DeviceController
 from server.health import HealthController
 from server.middleware import PUBLIC_PATHS, BearerAuthMiddleware, RequestContextMiddleware
 from server.openapi import add_problem_responses
+from server.org.controller import OrgController, OrgImportController
 from server.problems import problem_response
 from server.publicity.controller import PublicityTaskController
 from server.settings import Settings, load_settings
@@ -35,6 +36,8 @@ ROUTE_HANDLERS = [
     WarningController,
     PublicityTaskController,
     AuditController,
+    OrgController,
+    OrgImportController,
 ]
 
 

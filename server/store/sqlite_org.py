@@ -224,7 +224,8 @@ class SQLiteOrg(SQLiteBase):
 
         Each dict has login, name, role, unit_id, city_id, county_id, station_id, active,
         and for new users password_hash (and optionally demo_password). An existing user's
-        password is kept unless password_hash is given. Returns (users, created, updated).
+        password is kept unless password_hash is given. Disabling a user ends their sessions,
+        as update_user does. Returns (users, created, updated).
         """
         now = self._now()
         created = updated = 0
