@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from litestar import Litestar
 from litestar.datastructures import State
 from litestar.di import Provide
@@ -10,14 +12,17 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 
+from server import maintenance
 from server.audit.controller import AuditController
 from server.auth.controller import AuthController
 from server.auth.passwords import Passwords
 from server.auth.service import AuthService
+from server.bodies import decode_json_body_strictly
 from server.clock import Clock, SystemClock
+from server.conflicts.controller import ConflictController
 from server.deps import provide_principal
 from server.devices.controller import DeviceController
-from server.health import HealthController
+from server.health import HealthController, PingController
 from server.middleware import PUBLIC_PATHS, BearerAuthMiddleware, RequestContextMiddleware
 from server.openapi import add_problem_responses
 from server.org.controller import OrgController, OrgImportController
@@ -25,11 +30,14 @@ from server.problems import problem_response
 from server.publicity.controller import PublicityTaskController
 from server.settings import Settings, load_settings
 from server.store.interface import Store, open_store
+from server.sync.controller import SyncController
+from server.sync.events import ScopeNotifier
 from server.warnings.controller import PlatformWarningController, WarningController
 
 API_VERSION = "1.0.0"
 ROUTE_HANDLERS = [
     HealthController,
+    PingController,
     AuthController,
     DeviceController,
     PlatformWarningController,
@@ -38,6 +46,8 @@ ROUTE_HANDLERS = [
     AuditController,
     OrgController,
     OrgImportController,
+    SyncController,
+    ConflictController,
 ]
 
 
@@ -75,6 +85,8 @@ def create_app(
         time_cost=settings.argon2_time_cost, memory_kib=settings.argon2_memory_kib
     )
     the_store = store
+    notifier = ScopeNotifier()
+    store.on_scope_change(notifier.listener)
 
     def _store() -> Store:
         return the_store
@@ -85,7 +97,17 @@ def create_app(
     def _passwords() -> Passwords:
         return passwords
 
-    def _close() -> None:
+    tasks: list[asyncio.Task[None]] = []
+
+    def _start() -> None:
+        if settings.maintenance_interval_seconds > 0:
+            tasks.append(
+                asyncio.get_running_loop().create_task(maintenance.run_forever(the_store, settings))
+            )
+
+    async def _close() -> None:
+        for task in tasks:
+            task.cancel()
         if owns_store:
             the_store.close()
 
@@ -99,6 +121,7 @@ def create_app(
         },
         middleware=[DefineMiddleware(BearerAuthMiddleware, exclude=PUBLIC_PATHS)],
         exception_handlers={Exception: problem_response},
+        before_request=decode_json_body_strictly,
         openapi_config=openapi_config(),
         request_max_body_size=settings.max_request_bytes,
         state=State(
@@ -106,8 +129,10 @@ def create_app(
                 "auth_service": AuthService(store, settings, passwords),
                 "store": store,
                 "settings": settings,
+                "notifier": notifier,
             }
         ),
+        on_startup=[_start],
         on_shutdown=[_close],
         debug=False,
     )

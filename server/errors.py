@@ -36,6 +36,8 @@ class ErrorCode(StrEnum):
     INVALID_TRANSITION = "invalid_transition"
     ALREADY_EXISTS = "already_exists"
     IDEMPOTENCY_MISMATCH = "idempotency_mismatch"
+    # 410
+    RESYNC_REQUIRED = "resync_required"
     # 413, 415
     PAYLOAD_TOO_LARGE = "payload_too_large"
     UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"
@@ -72,6 +74,7 @@ ERROR_TABLE: dict[ErrorCode, tuple[int, str]] = {
         409,
         "This id was already used with different content",
     ),
+    ErrorCode.RESYNC_REQUIRED: (410, "The sync cursor is too old; pull again from the start"),
     ErrorCode.PAYLOAD_TOO_LARGE: (413, "The request body is too large"),
     ErrorCode.UNSUPPORTED_MEDIA_TYPE: (415, "Unsupported content type"),
     ErrorCode.UNKNOWN_REFERENCE: (422, "A referenced resource does not exist"),

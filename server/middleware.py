@@ -70,6 +70,12 @@ class RequestContextMiddleware:
 class BearerAuthMiddleware(AbstractAuthenticationMiddleware):
     """Every non-public request carries a valid access token from a live device."""
 
+    def __init__(self, app: ASGIApp, **options: Any) -> None:
+        # Litestar lets OPTIONS through unauthenticated by default, for CORS preflights
+        # this API does not serve; the role guards then found no caller and answered 500.
+        options.setdefault("exclude_http_methods", ())
+        super().__init__(app, **options)
+
     async def authenticate_request(
         self, connection: ASGIConnection[Any, Any, Any, Any]
     ) -> AuthenticationResult:

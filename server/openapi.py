@@ -1,5 +1,6 @@
-"""The OpenAPI document: Litestar generates it from the msgspec types; this adds the
-problem+json error responses it cannot know about, and writes the committed copy."""
+"""The OpenAPI document: Litestar generates it from the msgspec types; this adds what it
+cannot know about (the problem+json error responses, that the public paths need no
+token, what request bodies refuse), and writes the committed copy."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from litestar.openapi.spec import (
 )
 
 from server.errors import Problem
+from server.middleware import PUBLIC_PATHS
 
 COMMITTED = Path(__file__).resolve().parent.parent / "openapi" / "openapi.json"
 _REF = "#/components/schemas/"
@@ -50,12 +52,51 @@ def _to_schema(node: Any) -> Any:
     return Schema(**fields)
 
 
+def _strict_structs() -> list[type[msgspec.Struct]]:
+    """Every loaded Struct that refuses unknown fields: the request bodies, by convention."""
+    found: list[type[msgspec.Struct]] = []
+    pending = list(msgspec.Struct.__subclasses__())
+    while pending:
+        cls = pending.pop()
+        pending.extend(cls.__subclasses__())
+        if cls.__struct_config__.forbid_unknown_fields:
+            found.append(cls)
+    return found
+
+
+def _describe_bodies_exactly(schemas: dict[str, Any]) -> None:
+    """Replace Litestar's schema of each strict request body with msgspec's own.
+
+    Litestar's drops two rules the decoder enforces: that unknown fields are refused
+    (`additionalProperties: false`) and constraints on list items (officer ids' range),
+    so a client, or the fuzz test, took a body the document allows for a 400.
+    """
+    strict = [cls for cls in _strict_structs() if cls.__name__ in schemas]
+    _, definitions = msgspec.json.schema_components(strict, ref_template=_REF + "{name}")
+    for cls in strict:
+        if cls.__name__ not in definitions:  # pragma: no cover - two inputs share a name
+            continue
+        exact = _to_schema(definitions[cls.__name__])
+        exact.description = schemas[cls.__name__].description
+        exact.required = exact.required or None
+        schemas[cls.__name__] = exact
+    for name, definition in definitions.items():
+        schemas.setdefault(name, _to_schema(definition))
+
+
 def add_problem_responses(app: Litestar) -> None:
-    """Every operation may answer any 4XX/5XX with a problem document; say so."""
+    """Every operation may answer any 4XX/5XX with a problem document; say so.
+
+    Also marks the public operations as needing no token (the document's global
+    `security` would otherwise claim a bearer token for login itself), and describes
+    request bodies as strictly as they are decoded.
+    """
     document = app.openapi_schema
+    public = [re.compile(p) for p in PUBLIC_PATHS]
     generated = msgspec.json.schema(Problem)
     components = document.components
     schemas = dict(components.schemas or {})
+    _describe_bodies_exactly(schemas)
     for name, definition in generated.get("$defs", {}).items():
         schemas[name] = _to_schema(definition)
     components.schemas = schemas
@@ -65,11 +106,15 @@ def add_problem_responses(app: Litestar) -> None:
             "application/problem+json": OpenAPIMediaType(schema=Reference(ref=_REF + "Problem"))
         },
     )
-    for path_item in (document.paths or {}).values():
+    for path, path_item in (document.paths or {}).items():
         for method in ("get", "put", "post", "delete", "patch", "head", "options"):
             operation = getattr(path_item, method, None)
             if operation is None:
                 continue
+            if any(p.search(path) for p in public):
+                # Litestar drops a handler's `security=[]` as if unset; an explicit empty
+                # list is how OpenAPI says "no authentication".
+                operation.security = []
             responses = {
                 k: v for k, v in (operation.responses or {}).items() if not k.startswith(("4", "5"))
             }

@@ -32,6 +32,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     login_failure_window_seconds: int = 900
     argon2_time_cost: int = 3
     argon2_memory_kib: int = 65536
+    scope_retention_hours: int = 72
+    change_log_days: int = 30
+    maintenance_interval_seconds: int = 3600
     log_json: bool | None = None
     log_level: str = "info"
 
@@ -59,6 +62,9 @@ ENV_VARS: dict[str, str] = {
     "BEATSYNC_LOGIN_FAILURE_WINDOW": "login_failure_window_seconds",
     "BEATSYNC_ARGON2_TIME_COST": "argon2_time_cost",
     "BEATSYNC_ARGON2_MEMORY_KIB": "argon2_memory_kib",
+    "BEATSYNC_SCOPE_RETENTION_HOURS": "scope_retention_hours",
+    "BEATSYNC_CHANGE_LOG_DAYS": "change_log_days",
+    "BEATSYNC_MAINTENANCE_INTERVAL": "maintenance_interval_seconds",
     "BEATSYNC_LOG_JSON": "log_json",
     "BEATSYNC_LOG_LEVEL": "log_level",
 }

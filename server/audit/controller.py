@@ -9,6 +9,7 @@ from litestar.params import FromQuery, QueryParameter
 from server.audit.schemas import AuditPage
 from server.audit.service import AuditService
 from server.auth.principal import Principal
+from server.bounds import ID_MAX
 from server.guards import supervisors_only
 from server.store.interface import Store
 
@@ -30,7 +31,7 @@ class AuditController(Controller):
         audit: NamedDependency[AuditService],
         entity: FromQuery[str | None] = None,
         entity_id: FromQuery[str | None] = None,
-        after_id: Annotated[int, QueryParameter(ge=0)] = 0,
+        after_id: Annotated[int, QueryParameter(ge=0, le=ID_MAX)] = 0,
         limit: Annotated[int, QueryParameter(ge=1, le=500)] = 100,
     ) -> AuditPage:
         """Changes of state in the caller's jurisdiction, oldest first (page by after_id)."""

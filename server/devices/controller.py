@@ -2,9 +2,9 @@ from __future__ import annotations
 
 from litestar import Controller, get, post
 from litestar.di import NamedDependency, Provide
-from litestar.params import FromPath, FromQuery
 
 from server.auth.principal import Principal
+from server.bounds import PathId, QueryId
 from server.devices.schemas import DeviceOut
 from server.devices.service import DeviceService
 from server.guards import staff_only, supervisors_only
@@ -32,7 +32,7 @@ class DeviceController(Controller):
         self,
         principal: NamedDependency[Principal],
         devices: NamedDependency[DeviceService],
-        user_id: FromQuery[int | None] = None,
+        user_id: QueryId = None,
     ) -> list[DeviceOut]:
         """Devices of the people in the caller's jurisdiction."""
         return devices.in_jurisdiction(principal, user_id)
@@ -44,7 +44,7 @@ class DeviceController(Controller):
         self,
         principal: NamedDependency[Principal],
         devices: NamedDependency[DeviceService],
-        device_pk: FromPath[int],
+        device_pk: PathId,
     ) -> DeviceOut:
         """Cut a lost phone off: its very next request is refused and told to wipe."""
         return devices.revoke(principal, device_pk)

@@ -10,6 +10,7 @@ from litestar.params import Body, FromPath, FromQuery, JSONBody, RawBody
 
 from server.auth.passwords import Passwords
 from server.auth.principal import Principal
+from server.bounds import PathId
 from server.guards import admin_only, staff_only, supervisors_only
 from server.org.schemas import (
     GridOut,
@@ -92,7 +93,7 @@ class OrgController(Controller):
         self,
         principal: NamedDependency[Principal],
         org: NamedDependency[OrgService],
-        user_id: FromPath[int],
+        user_id: PathId,
     ) -> UserOut:
         return org.user(principal, user_id)
 
@@ -122,7 +123,7 @@ class OrgController(Controller):
         self,
         principal: NamedDependency[Principal],
         org: NamedDependency[OrgService],
-        user_id: FromPath[int],
+        user_id: PathId,
         data: JSONBody[UserPatch],
     ) -> UserOut:
         """Rename, move, change the role of, disable or re-enable a person, or set a password.

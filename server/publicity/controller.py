@@ -7,9 +7,10 @@ from typing import Annotated
 
 from litestar import Controller, get, patch, post
 from litestar.di import NamedDependency, Provide
-from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
+from litestar.params import FromQuery, JSONBody, QueryParameter
 
 from server.auth.principal import Principal
+from server.bounds import PathId
 from server.guards import staff_only, supervisors_only
 from server.publicity.schemas import (
     PublicityPage,
@@ -72,7 +73,7 @@ class PublicityTaskController(Controller):
         self,
         principal: NamedDependency[Principal],
         publicity: NamedDependency[PublicityService],
-        task_id: FromPath[int],
+        task_id: PathId,
     ) -> PublicityTaskOut:
         return publicity.get(principal, task_id)
 
@@ -86,7 +87,7 @@ class PublicityTaskController(Controller):
         self,
         principal: NamedDependency[Principal],
         publicity: NamedDependency[PublicityService],
-        task_id: FromPath[int],
+        task_id: PathId,
         data: JSONBody[PublicityTaskPatch],
     ) -> PublicityTaskOut:
         """Change fields, officers or status; done and cancelled tasks no longer change."""

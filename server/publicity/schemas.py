@@ -13,6 +13,7 @@ from typing import Annotated
 import msgspec
 from msgspec import UNSET, Meta, UnsetType
 
+from server.bounds import Id
 from server.publicity.vocab import Audience, VenueKind
 from server.store.records import PublicityStatus
 
@@ -21,7 +22,7 @@ MAX_OFFICERS = 20
 Title = Annotated[str, Meta(min_length=1, max_length=200)]
 Notes = Annotated[str, Meta(max_length=2000)]
 OfficerIds = Annotated[
-    list[Annotated[int, Meta(ge=1)]],
+    list[Id],
     Meta(
         min_length=1,
         max_length=MAX_OFFICERS,

@@ -10,6 +10,7 @@ from typing import Any
 from msgspec import UNSET
 
 from server.auth.principal import Principal
+from server.bounds import ID_MAX
 from server.errors import ConflictError, ErrorCode, InputError, NotFound
 from server.logs import get_logger
 from server.publicity.lifecycle import OPEN_STATUSES, check_editable, next_status
@@ -41,7 +42,8 @@ def is_overdue(task: PublicityTask, today: date) -> bool:
 def decode_cursor(cursor: str | None) -> int:
     if cursor is None:
         return 0
-    if not (cursor.isascii() and cursor.isdigit()):
+    # The length test comes first: int() refuses very long digit strings with ValueError.
+    if not (cursor.isascii() and cursor.isdigit() and len(cursor) <= 19) or int(cursor) > ID_MAX:
         raise InputError("cursor is not one this server gave out", field="cursor")
     return int(cursor)
 

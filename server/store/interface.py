@@ -16,8 +16,8 @@ stale, ValueError for a programming error (an unknown column); reads return None
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from datetime import date, datetime
+from collections.abc import Callable, Iterable, Sequence
+from datetime import date, datetime, timedelta
 from typing import Any, Protocol, runtime_checkable
 
 from server.clock import Clock
@@ -37,11 +37,13 @@ from server.store.records import (
     WarningRecord,
 )
 from server.store.sqlite_tasks import WarningQuery
+from server.store.sync_records import ConflictRecord, PullRows, PushContext, RejectedMutation
+from sync.protocol import MutationResult, RecordVisit, SetField
 
 
-# runtime_checkable: Litestar checks injected dependencies against their annotation.
-@runtime_checkable
-class Store(Protocol):
+class CoreStore(Protocol):
+    """Org, people, auth, warnings, publicity, audit."""
+
     clock: Clock
 
     def close(self) -> None: ...
@@ -175,6 +177,79 @@ class Store(Protocol):
         limit: int = 100,
     ) -> list[AuditEntry]: ...
     def verify_audit(self) -> AuditVerdict: ...
+
+
+class SyncStore(Protocol):
+    """The sync part of the store (see sqlite_sync.py, sqlite_scope.py)."""
+
+    def on_scope_change(self, listener: Callable[[frozenset[int], int], None]) -> None:
+        """listener(officer ids, head seq) after each commit that changed their scopes."""
+        ...
+
+    def apply_push(
+        self, ctx: PushContext, mutations: Sequence[RecordVisit | SetField]
+    ) -> tuple[list[MutationResult], str]:
+        """One transaction; replays return the recorded verdicts; bumps seq per change."""
+        ...
+
+    def record_rejections(
+        self, ctx: PushContext, items: Sequence[tuple[str, str, str, str]]
+    ) -> None:
+        """Keep undecodable mutations for review: (mutation id, code, detail, body)."""
+        ...
+
+    def server_hlc(self) -> str: ...
+    def latest_change(self, officer_id: int) -> int:
+        """The seq of the newest change in this officer's scope (0: none); one indexed read."""
+        ...
+
+    def pull_rows(
+        self,
+        officer_id: int,
+        *,
+        snapshot_at: int | None,
+        after_key: str,
+        after_seq: int,
+        limit: int,
+    ) -> PullRows:
+        """Raises ResyncRequired when after_seq is older than the kept change log."""
+        ...
+
+    def sweep_retention(self, retention: timedelta) -> int: ...
+    def compact_changes(self, keep_after: datetime) -> int: ...
+    def list_conflicts(
+        self,
+        column: str,
+        value: str | int,
+        *,
+        status: str | None = None,
+        after_id: int = 0,
+        limit: int = 100,
+    ) -> list[ConflictRecord]: ...
+    def get_conflict(self, conflict_id: int) -> ConflictRecord | None: ...
+    def resolve_conflict(
+        self,
+        conflict_id: int,
+        resolution: str,
+        note: str | None,
+        task_changes: dict[str, Any] | None,
+        actor: Actor,
+        field_value: tuple[str, str | None] | None = None,
+    ) -> ConflictRecord:
+        """Raises NotFound, ConflictError if resolved already. Task changes (columns) or a
+        field value, if given, are applied as an ordinary change: version, seq, scopes."""
+        ...
+
+    def list_rejected_mutations(
+        self, column: str, value: str | int, *, after_id: int = 0, limit: int = 100
+    ) -> list[RejectedMutation]: ...
+    def visit_logs_for(self, kind: str, task_id: int) -> list[dict[str, Any]]: ...
+
+
+# runtime_checkable: Litestar checks injected dependencies against their annotation.
+@runtime_checkable
+class Store(CoreStore, SyncStore, Protocol):
+    """The whole interface every store implementation satisfies."""
 
 
 def open_store(path: str, clock: Clock) -> Store:

@@ -202,6 +202,128 @@ def m002_grids_by_officer(db: Database) -> None:
     db.execute("CREATE INDEX grids_officer ON grids(officer_id)")
 
 
+@migrations(name="m003_sync")
+def m003_sync(db: Database) -> None:
+    """Offline sync: visit logs, device scopes with their checksums and change log,
+    idempotent mutations, conflicts, and officer-edited fields."""
+    _run(
+        db,
+        """
+        ALTER TABLE warnings ADD COLUMN outcome_entry_id TEXT;
+        ALTER TABLE warnings ADD COLUMN outcome_officer_id INTEGER;
+        ALTER TABLE warnings ADD COLUMN outcome_contact TEXT;
+        ALTER TABLE warnings ADD COLUMN outcome_hlc TEXT;
+        ALTER TABLE warnings ADD COLUMN first_contact_at TEXT;
+        ALTER TABLE warnings ADD COLUMN closed_at TEXT;
+        ALTER TABLE publicity_tasks ADD COLUMN closed_at TEXT;
+        INSERT INTO counters (name, value) VALUES ('hlc_wall', 0), ('hlc_counter', 0),
+            ('changes_horizon', 0);
+
+        CREATE TABLE assignment_history (
+            task_kind TEXT NOT NULL, task_id INTEGER NOT NULL, officer_id INTEGER NOT NULL,
+            PRIMARY KEY (task_kind, task_id, officer_id)
+        ) WITHOUT ROWID;
+
+        CREATE TABLE scope_members (
+            officer_id INTEGER NOT NULL, task_kind TEXT NOT NULL, task_id INTEGER NOT NULL,
+            version INTEGER NOT NULL,
+            PRIMARY KEY (officer_id, task_kind, task_id)
+        ) WITHOUT ROWID;
+        CREATE INDEX scope_members_task ON scope_members(task_kind, task_id);
+
+        CREATE TABLE scope_checksums (
+            officer_id INTEGER PRIMARY KEY, checksum TEXT NOT NULL
+        );
+
+        CREATE TABLE scope_changes (
+            id INTEGER PRIMARY KEY,
+            seq INTEGER NOT NULL, officer_id INTEGER NOT NULL, task_kind TEXT NOT NULL,
+            task_id INTEGER NOT NULL, op TEXT NOT NULL, reason TEXT, at TEXT NOT NULL
+        );
+        CREATE INDEX scope_changes_officer ON scope_changes(officer_id, seq);
+
+        CREATE TABLE visit_logs (
+            entry_id TEXT PRIMARY KEY,
+            task_kind TEXT NOT NULL, task_id INTEGER NOT NULL,
+            officer_id INTEGER NOT NULL, device_pk INTEGER NOT NULL, mutation_id TEXT NOT NULL,
+            supersedes TEXT, recorded_at TEXT NOT NULL, received_at TEXT NOT NULL,
+            arrived_at TEXT, contact TEXT, outcome TEXT, amount_prevented INTEGER, notes TEXT,
+            lat REAL, lon REAL, accuracy_m REAL, photos TEXT NOT NULL, held_at TEXT,
+            attendance INTEGER, materials TEXT NOT NULL, completed INTEGER NOT NULL,
+            hlc TEXT NOT NULL, device_clock_offset_ms INTEGER NOT NULL, flags TEXT NOT NULL,
+            seq INTEGER NOT NULL,
+            city_id TEXT, county_id TEXT, station_id TEXT
+        );
+        CREATE INDEX visit_logs_task ON visit_logs(task_kind, task_id);
+        CREATE INDEX visit_logs_station ON visit_logs(station_id, received_at);
+
+        CREATE TABLE mutations (
+            user_id INTEGER NOT NULL, mutation_id TEXT NOT NULL, content_hash TEXT NOT NULL,
+            result TEXT NOT NULL, received_at TEXT NOT NULL,
+            PRIMARY KEY (user_id, mutation_id)
+        ) WITHOUT ROWID;
+
+        CREATE TABLE rejected_mutations (
+            id INTEGER PRIMARY KEY,
+            user_id INTEGER NOT NULL, device_pk INTEGER NOT NULL, mutation_id TEXT NOT NULL,
+            code TEXT NOT NULL, detail TEXT NOT NULL, body TEXT NOT NULL,
+            received_at TEXT NOT NULL,
+            city_id TEXT, county_id TEXT, station_id TEXT
+        );
+        CREATE INDEX rejected_mutations_station ON rejected_mutations(station_id, id);
+
+        CREATE TABLE conflicts (
+            id INTEGER PRIMARY KEY,
+            rule TEXT NOT NULL, task_kind TEXT NOT NULL, task_id INTEGER NOT NULL,
+            city_id TEXT, county_id TEXT, station_id TEXT,
+            officer_ids TEXT NOT NULL, entry_id TEXT, winner TEXT, loser TEXT,
+            created_at TEXT NOT NULL, status TEXT NOT NULL DEFAULT 'open',
+            resolved_at TEXT, resolved_by INTEGER, resolution TEXT, note TEXT
+        );
+        CREATE INDEX conflicts_station ON conflicts(station_id, id);
+        CREATE INDEX conflicts_county ON conflicts(county_id, id);
+        CREATE INDEX conflicts_city ON conflicts(city_id, id);
+        CREATE INDEX conflicts_task ON conflicts(task_kind, task_id);
+
+        CREATE TABLE field_values (
+            task_kind TEXT NOT NULL, task_id INTEGER NOT NULL, field TEXT NOT NULL,
+            value TEXT, hlc TEXT NOT NULL, user_id INTEGER NOT NULL,
+            PRIMARY KEY (task_kind, task_id, field)
+        ) WITHOUT ROWID;
+        """,
+    )
+    # Work that existed before sync: whoever holds it now has it in scope.
+    _run(
+        db,
+        """
+        INSERT INTO assignment_history (task_kind, task_id, officer_id)
+            SELECT 'warning', id, officer_id FROM warnings WHERE officer_id IS NOT NULL;
+        INSERT INTO assignment_history (task_kind, task_id, officer_id)
+            SELECT 'publicity', task_id, officer_id FROM publicity_assignees;
+        INSERT INTO scope_members (officer_id, task_kind, task_id, version)
+            SELECT officer_id, 'warning', id, version FROM warnings
+            WHERE officer_id IS NOT NULL AND state IN ('new', 'dispatched', 'in_progress');
+        INSERT INTO scope_members (officer_id, task_kind, task_id, version)
+            SELECT a.officer_id, 'publicity', t.id, t.version FROM publicity_tasks t
+            JOIN publicity_assignees a ON a.task_id = t.id
+            WHERE t.status IN ('planned', 'in_progress')
+        """,
+    )
+    from sync import checksum
+
+    sums: dict[int, str] = {}
+    for officer_id, kind, task_id, version in db.execute(
+        "SELECT officer_id, task_kind, task_id, version FROM scope_members"
+    ).fetchall():
+        sums[officer_id] = checksum.toggle(
+            sums.get(officer_id, checksum.EMPTY), kind, task_id, version
+        )
+    for officer_id, value in sums.items():
+        db.execute(
+            "INSERT INTO scope_checksums (officer_id, checksum) VALUES (?, ?)", [officer_id, value]
+        )
+
+
 def _run(db: Database, script: str) -> None:
     # Statement by statement: sqlite3's executescript() would COMMIT the migration's
     # transaction half-way and break the all-or-nothing promise.

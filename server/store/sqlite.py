@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from server.store.sqlite_org import SQLiteOrg
+from server.store.sqlite_sync import SQLiteSync
 from server.store.sqlite_tasks import SQLiteTasks
 
 
-class SQLiteStore(SQLiteOrg, SQLiteTasks):
+class SQLiteStore(SQLiteOrg, SQLiteTasks, SQLiteSync):
     """Implements server.store.interface.Store on one SQLite file in WAL mode."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import sqlite3
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
@@ -71,6 +71,8 @@ class SQLiteBase:
         self._local = threading.local()
         self._all_readers: list[sqlite3.Connection] = []
         self._readers_lock = threading.Lock()
+        self._listeners: list[Callable[[frozenset[int], int], None]] = []
+        self._touched: set[int] = set()
         self.migrations_applied_now = self._migrate()
 
     # -- connections -------------------------------------------------------------------
@@ -114,6 +116,7 @@ class SQLiteBase:
         """The only way to write: one writer, one transaction, all or nothing."""
         with self._write_lock:
             conn = self._writer
+            self._touched = set()
             conn.execute("BEGIN IMMEDIATE")
             try:
                 yield conn
@@ -121,6 +124,18 @@ class SQLiteBase:
                 conn.execute("ROLLBACK")
                 raise
             conn.execute("COMMIT")
+            touched, self._touched = frozenset(self._touched), set()
+        if touched:
+            head = self.current_seq()
+            for listener in self._listeners:
+                listener(touched, head)
+
+    def on_scope_change(self, listener: Callable[[frozenset[int], int], None]) -> None:
+        """Call listener(officer ids, head seq) after each commit that changed their scopes.
+
+        Runs on the writing thread, after the commit: a listener must only hand off.
+        """
+        self._listeners.append(listener)
 
     def close(self) -> None:
         with self._readers_lock:

@@ -18,7 +18,8 @@ from server.store.records import (
     PublicityTask,
     WarningRecord,
 )
-from server.store.sqlite_base import SQLiteBase, to_record
+from server.store.sqlite_base import to_record
+from server.store.sqlite_scope import PUBLICITY_FINAL, WARNING_FINAL, SQLiteScope
 
 # Fields whose changes the audit log records. Residents' personal data stays out of it:
 # the audit log is read by many supervisors and kept for years.
@@ -68,6 +69,13 @@ PUBLICITY_MUTABLE = frozenset(
 )
 
 
+def _closed_at(state: str, old: dict[str, Any], now: str, final: tuple[str, ...]) -> str | None:
+    """When the task closed: kept from the first closing, cleared if it reopens."""
+    if state not in final:
+        return None
+    return str(old["closed_at"]) if old.get("closed_at") else now
+
+
 def _check_columns(changes: dict[str, Any], allowed: frozenset[str]) -> None:
     unknown = set(changes) - allowed
     if unknown:
@@ -109,7 +117,7 @@ class WarningQuery(msgspec.Struct, frozen=True, kw_only=True):
     limit: int = 100
 
 
-class SQLiteTasks(SQLiteBase):
+class SQLiteTasks(SQLiteScope):
     # -- warnings -------------------------------------------------------------------------
 
     def ingest_warnings(
@@ -164,6 +172,9 @@ class SQLiteTasks(SQLiteBase):
                         for k in fresh
                     ],
                     actor,
+                )
+                self._refresh_scopes(
+                    conn, [("warning", created[k]["id"], created[k]["seq"]) for k in fresh]
                 )
                 existing.update(created)
         return [
@@ -260,6 +271,9 @@ class SQLiteTasks(SQLiteBase):
                     code=ErrorCode.INVALID_TRANSITION,
                 )
             values = {k: _text(v) for k, v in changes.items()}
+            values["closed_at"] = _closed_at(
+                values.get("state", old["state"]), old, now, WARNING_FINAL
+            )
             sets = ", ".join(f"{k} = ?" for k in values)
             seq = self._next_seq(conn)
             row = conn.execute(
@@ -282,6 +296,7 @@ class SQLiteTasks(SQLiteBase):
                 ],
                 actor,
             )
+            self._refresh_scope(conn, "warning", warning_id, seq)
         return to_record(row, WarningRecord)
 
     # -- publicity tasks -----------------------------------------------------------------
@@ -319,6 +334,7 @@ class SQLiteTasks(SQLiteBase):
                 ],
                 actor,
             )
+            self._refresh_scope(conn, "publicity", row["id"], seq)
         return to_record(task, PublicityTask)
 
     @staticmethod
@@ -401,6 +417,9 @@ class SQLiteTasks(SQLiteBase):
                 )
             old = self._publicity_row(conn, old_row)
             values = {k: _text(v) for k, v in changes.items()}
+            values["closed_at"] = _closed_at(
+                values.get("status", old["status"]), old, now, PUBLICITY_FINAL
+            )
             sets = "".join(f"{k} = ?, " for k in values)
             seq = self._next_seq(conn)
             row = conn.execute(
@@ -430,4 +449,5 @@ class SQLiteTasks(SQLiteBase):
                 ],
                 actor,
             )
+            self._refresh_scope(conn, "publicity", task_id, seq)
         return to_record(new, PublicityTask)

@@ -7,9 +7,10 @@ from typing import Annotated, Any
 import anyio
 from litestar import Controller, Request, get, patch, post
 from litestar.di import NamedDependency, Provide
-from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
+from litestar.params import FromQuery, JSONBody, QueryParameter
 
 from server.auth.principal import Principal
+from server.bounds import PathId, QueryId
 from server.guards import platform_only, staff_only, supervisors_only
 from server.store.interface import Store
 from server.store.records import Queue, WarningState
@@ -80,7 +81,7 @@ class WarningController(Controller):
         states: Annotated[list[WarningState] | None, QueryParameter(name="state")] = None,
         station_id: FromQuery[str | None] = None,
         county_id: FromQuery[str | None] = None,
-        officer_id: FromQuery[int | None] = None,
+        officer_id: QueryId = None,
         queue: FromQuery[Queue | None] = None,
         risk_level: FromQuery[RiskLevel | None] = None,
         fraud_type: FromQuery[FraudType | None] = None,
@@ -106,7 +107,7 @@ class WarningController(Controller):
         self,
         principal: NamedDependency[Principal],
         warnings: NamedDependency[WarningService],
-        warning_id: FromPath[int],
+        warning_id: PathId,
     ) -> WarningOut:
         return warnings.get(principal, warning_id)
 
@@ -121,7 +122,7 @@ class WarningController(Controller):
         self,
         principal: NamedDependency[Principal],
         warnings: NamedDependency[WarningService],
-        warning_id: FromPath[int],
+        warning_id: PathId,
         data: JSONBody[ReassignIn],
     ) -> WarningOut:
         """Give the warning to another officer of the caller's jurisdiction."""
@@ -138,7 +139,7 @@ class WarningController(Controller):
         self,
         principal: NamedDependency[Principal],
         warnings: NamedDependency[WarningService],
-        warning_id: FromPath[int],
+        warning_id: PathId,
         data: JSONBody[CancelIn],
     ) -> WarningOut:
         return warnings.cancel(principal, warning_id, data)
@@ -153,7 +154,7 @@ class WarningController(Controller):
         self,
         principal: NamedDependency[Principal],
         warnings: NamedDependency[WarningService],
-        warning_id: FromPath[int],
+        warning_id: PathId,
         data: JSONBody[WarningPatch],
     ) -> WarningOut:
         return warnings.patch(principal, warning_id, data)

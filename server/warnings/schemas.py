@@ -12,11 +12,14 @@ from typing import Annotated, Literal
 import msgspec
 from msgspec import Meta
 
+from server.bounds import TIME_RANGE, Id
 from server.errors import Problem
 from server.store.records import Queue, WarningState
 from server.warnings.vocab import FraudType, Outcome, RiskLevel, WarningSource
 
-AwareDatetime = Annotated[datetime, Meta(tz=True, description="RFC 3339 with offset")]
+AwareDatetime = Annotated[
+    datetime, Meta(tz=True, description=f"RFC 3339 with offset, {TIME_RANGE}")
+]
 MAX_BATCH = 1000
 
 
@@ -112,7 +115,7 @@ class WarningPage(msgspec.Struct, kw_only=True):
 
 
 class ReassignIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    officer_id: int
+    officer_id: Id
     reason: Annotated[str, Meta(max_length=500)] | None = None
     expected_version: int | None = None
 

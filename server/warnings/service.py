@@ -7,11 +7,12 @@ import hashlib
 from collections.abc import Callable
 from datetime import datetime
 from functools import cache
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 
 from server.auth.principal import Principal
+from server.bounds import TIME_RANGE, Id, time_in_range
 from server.clock import iso
 from server.errors import ErrorCode, InputError, NotFound, problem
 from server.logs import get_logger
@@ -66,14 +67,18 @@ def encode_cursor(record: WarningRecord) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
+# A forged cursor must fail here, not in the clock or the SQLite driver.
+_Cursor = tuple[Annotated[datetime, msgspec.Meta(tz=True)], Id]
+
+
 def decode_cursor(cursor: str) -> tuple[str, int]:
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
-        deadline, ident = msgspec.json.decode(
-            base64.urlsafe_b64decode(padded), type=tuple[datetime, int]
-        )
+        deadline, ident = msgspec.json.decode(base64.urlsafe_b64decode(padded), type=_Cursor)
     except (ValueError, msgspec.DecodeError, msgspec.ValidationError) as exc:
         raise InputError("cursor is not one this server gave out", field="cursor") from exc
+    if not time_in_range(deadline):
+        raise InputError("cursor is not one this server gave out", field="cursor")
     return iso(deadline), ident
 
 
@@ -146,6 +151,16 @@ class WarningService:
                 status="rejected",
                 problem=problem(ErrorCode.VALIDATION_FAILED, reason, field=path or None),
             )
+        for field, when in (("issued_at", item.issued_at), ("deadline_at", item.deadline_at)):
+            if when is not None and not time_in_range(when):
+                return IngestResult(
+                    index=index,
+                    platform_id=item.platform_id,
+                    status="rejected",
+                    problem=problem(
+                        ErrorCode.VALIDATION_FAILED, f"{field} must be {TIME_RANGE}", field=field
+                    ),
+                )
         deadline = item.deadline_at or item.issued_at + DEFAULT_DEADLINES[item.risk_level]
         if deadline <= item.issued_at:
             return IngestResult(
@@ -321,6 +336,8 @@ class WarningService:
     def patch(self, principal: Principal, warning_id: int, data: WarningPatch) -> WarningOut:
         record = self._visible(principal, warning_id)
         next_state(record.state, Event.CHANGE_DEADLINE)
+        if not time_in_range(data.deadline_at):
+            raise InputError(f"deadline_at must be {TIME_RANGE}", field="deadline_at")
         if data.deadline_at <= record.issued_at:
             raise InputError("deadline_at must be after issued_at", field="deadline_at")
         return self._update(

@@ -1,9 +1,14 @@
-"""The words of a warning, as the wire spells them. Values are stable: add, never rename."""
+"""The words of a warning, as the wire spells them. Values are stable: add, never rename.
+
+Outcome is shared with the sync protocol and lives in sync.vocab.
+"""
 
 from __future__ import annotations
 
 from datetime import timedelta
 from enum import StrEnum
+
+from sync.vocab import Outcome
 
 
 class RiskLevel(StrEnum):
@@ -37,17 +42,12 @@ class FraudType(StrEnum):
     OTHER = "other"
 
 
-class Outcome(StrEnum):
-    DISSUADED = "dissuaded"
-    ALREADY_LOST = "already_lost"
-    NOT_REACHABLE = "not_reachable"
-    REFUSED = "refused"
-    FALSE_ALARM = "false_alarm"
-
-
 # When the platform sends no deadline, the time to an outcome by risk level.
 DEFAULT_DEADLINES: dict[RiskLevel, timedelta] = {
     RiskLevel.HIGH: timedelta(hours=1),
     RiskLevel.MEDIUM: timedelta(hours=4),
     RiskLevel.LOW: timedelta(hours=24),
 }
+
+
+__all__ = ["DEFAULT_DEADLINES", "FraudType", "Outcome", "RiskLevel", "WarningSource"]

@@ -28,7 +28,9 @@ def test_an_older_database_is_upgraded_in_place_and_keeps_its_data(
 
     store = open_store(str(path), clock)
     try:
-        assert store.applied_migrations() == ["m001_initial", "m002_grids_by_officer"]
+        every = [m.name for m in migrations.migrations.pending(Database(memory=True))]
+        assert store.applied_migrations() == every
+        assert every[:2] == ["m001_initial", "m002_grids_by_officer"]
         unit = store.get_unit("411600")
         assert unit is not None
         assert unit.name == "周口市公安局"

@@ -1,0 +1,126 @@
+"""Shared by the benchmarks: start the real server on 127.0.0.1, log people in."""
+
+from __future__ import annotations
+
+import os
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def demo_server(db: Path, **env: str) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """`beatsync serve --demo` on a fresh database, quiet, with cheap password hashing so
+    that logging in hundreds of benchmark phones takes seconds, not minutes."""
+    port = free_port()
+    environment = {
+        **os.environ,
+        "BEATSYNC_LOG_LEVEL": "warning",
+        "BEATSYNC_ARGON2_TIME_COST": "1",
+        "BEATSYNC_ARGON2_MEMORY_KIB": "1024",
+        "BEATSYNC_ACCESS_TOKEN_TTL": "3600",
+        **env,
+    }
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "server.cli",
+            "serve",
+            "--demo",
+            "--db",
+            str(db),
+            "--port",
+            str(port),
+            "--feed-interval",
+            "86400",
+        ],
+        cwd=ROOT,
+        env=environment,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(300):
+            try:
+                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        else:
+            raise SystemExit("server did not start")
+        yield base, server
+    finally:
+        server.terminate()
+        server.wait(10)
+
+
+def officer_grids(db: Path) -> dict[str, list[str]]:
+    """Demo officer login -> the grid codes they answer for."""
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
+        rows = conn.execute(
+            "SELECT u.login, g.code FROM grids g JOIN users u"
+            " ON u.id = g.officer_id ORDER BY u.login, g.code"
+        ).fetchall()
+    out: dict[str, list[str]] = {}
+    for login, code in rows:
+        out.setdefault(login, []).append(code)
+    return out
+
+
+def login(base: str, who: str, device: str) -> str:
+    response = httpx.post(
+        f"{base}/api/v1/auth/login",
+        json={"login": who, "password": "demo", "device_id": device},
+        timeout=30,
+    )
+    response.raise_for_status()
+    token: str = response.json()["access_token"]
+    return token
+
+
+def platform_token(base: str) -> str:
+    from server.demo import DEMO_PLATFORM_SECRET
+
+    response = httpx.post(
+        f"{base}/api/v1/auth/token",
+        json={"client_id": "platform", "client_secret": DEMO_PLATFORM_SECRET},
+        timeout=30,
+    )
+    response.raise_for_status()
+    token: str = response.json()["access_token"]
+    return token
+
+
+def rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    index = min(len(ordered) - 1, max(0, round(p / 100 * (len(ordered) - 1))))
+    return ordered[index]

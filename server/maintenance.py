@@ -1,0 +1,32 @@
+"""Periodic upkeep: drop expired tasks from phones, compact the sync change log."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+import anyio
+
+from server.logs import get_logger
+from server.settings import Settings
+from server.store.interface import Store
+
+log = get_logger("beatsync.maintenance")
+
+
+def run_once(store: Store, settings: Settings) -> tuple[int, int]:
+    """One pass: (tasks dropped from scopes, change-log rows forgotten)."""
+    swept = store.sweep_retention(timedelta(hours=settings.scope_retention_hours))
+    compacted = store.compact_changes(store.clock.now() - timedelta(days=settings.change_log_days))
+    if swept or compacted:
+        log.info("maintenance", swept=swept, compacted=compacted)
+    return swept, compacted
+
+
+async def run_forever(store: Store, settings: Settings) -> None:
+    while True:
+        try:
+            await anyio.to_thread.run_sync(run_once, store, settings)
+        except Exception:
+            log.exception("maintenance_failed")
+        await asyncio.sleep(settings.maintenance_interval_seconds)

@@ -1,0 +1,476 @@
+"""One push, applied in bulk inside its transaction.
+
+The single SQLite writer is the bottleneck of sync, so a push reads everything it needs
+in a handful of queries, decides every mutation in memory (with sync.merge, in order, each
+decision seeing the effect of the ones before it), and writes in a handful of statements.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+
+from server.clock import iso
+from server.store.records import Actor
+from server.store.sqlite_base import AuditItem
+from server.store.sqlite_scope import PUBLICITY_FINAL, WARNING_FINAL, chunks
+from server.store.sync_records import PushContext
+from sync import merge
+from sync.hlc import HLC
+from sync.protocol import MutationProblem, MutationResult, RecordVisit, SetField
+from sync.vocab import TaskKind
+
+if TYPE_CHECKING:
+    from server.store.sqlite_sync import SQLiteSync
+
+_encode = msgspec.json.Encoder(order="sorted").encode
+_result_decoder = msgspec.json.Decoder(MutationResult)
+Mutation = RecordVisit | SetField
+Key = tuple[str, int]
+SCOPE_COLUMNS = ("city_id", "county_id", "station_id")
+
+
+class _Task:
+    """A task as this push sees it: the row, the engine's view, what to write back."""
+
+    def __init__(
+        self, kind: str, row: dict[str, Any], assignees: frozenset[int], ever: frozenset[int]
+    ) -> None:
+        self.kind = TaskKind(kind)
+        self.row = row
+        self.state_column = "state" if self.kind == TaskKind.WARNING else "status"
+        self.table = "warnings" if self.kind == TaskKind.WARNING else "publicity_tasks"
+        self.final = WARNING_FINAL if self.kind == TaskKind.WARNING else PUBLICITY_FINAL
+        self.entity = "warning" if self.kind == TaskKind.WARNING else "publicity_task"
+        self.assignees = assignees
+        self.ever = ever
+        self.sets: dict[str, Any] = {}
+        self.touched = False
+
+    @property
+    def scope(self) -> dict[str, str | None]:
+        return {k: self.row[k] for k in SCOPE_COLUMNS}
+
+    def view(self) -> merge.TaskView:
+        row = self.row
+        claim = None
+        if self.kind == TaskKind.WARNING and row["outcome"] is not None:
+            claim = merge.OutcomeClaim(
+                entry_id=row["outcome_entry_id"],
+                officer_id=row["outcome_officer_id"],
+                contact=row["outcome_contact"],
+                hlc=row["outcome_hlc"] or "",
+                outcome=row["outcome"],
+            )
+        return merge.TaskView(
+            kind=self.kind,
+            id=row["id"],
+            state=row[self.state_column],
+            assignees=self.assignees,
+            assigned_ever=self.ever,
+            outcome_claim=claim,
+        )
+
+    def set(self, column: str, value: Any) -> None:
+        self.sets[column] = value
+        self.row[column] = value
+
+
+class PushBatch:
+    def __init__(
+        self,
+        store: SQLiteSync,
+        conn: sqlite3.Connection,
+        ctx: PushContext,
+        mutations: Sequence[Mutation],
+    ) -> None:
+        self.store = store
+        self.conn = conn
+        self.ctx = ctx
+        self.mutations = mutations
+        self.actor = Actor(user_id=ctx.user_id, device_id=ctx.device_id)
+        self.results: list[MutationResult] = []
+        self.done: dict[str, tuple[str, MutationResult]] = {}
+        self.visits: list[list[Any]] = []
+        self.fields: list[tuple[str, int, str, str | None, str, int]] = []
+        self.audit: list[AuditItem] = []
+        self.rejected: list[tuple[Any, ...]] = []
+
+    # -- reading, in bulk ----------------------------------------------------------------
+
+    def load(self) -> None:
+        ctx, conn = self.ctx, self.conn
+        ids = list({m.mutation_id for m in self.mutations})
+        self.seen: dict[str, tuple[str, str]] = {}
+        for chunk in chunks(ids):
+            marks = ",".join("?" * len(chunk))
+            for r in conn.execute(
+                "SELECT mutation_id, content_hash, result FROM mutations"  # noqa: S608
+                f" WHERE user_id = ? AND mutation_id IN ({marks})",
+                (ctx.user_id, *chunk),
+            ):
+                self.seen[r["mutation_id"]] = (r["content_hash"], r["result"])
+        keys = {(m.task_kind.value, m.task_id) for m in self.mutations}
+        self.tasks: dict[Key, _Task] = self._load_tasks(keys)
+        wanted = {m.entry.entry_id for m in self.mutations if isinstance(m, RecordVisit)}
+        wanted |= {
+            m.entry.supersedes
+            for m in self.mutations
+            if isinstance(m, RecordVisit) and m.entry.supersedes
+        }
+        self.entries: dict[str, merge.SupersededEntry] = {}
+        for chunk in chunks(sorted(wanted)):
+            marks = ",".join("?" * len(chunk))
+            for r in conn.execute(
+                "SELECT entry_id, officer_id, task_kind, task_id FROM visit_logs"  # noqa: S608
+                f" WHERE entry_id IN ({marks})",
+                chunk,
+            ):
+                self.entries[r["entry_id"]] = merge.SupersededEntry(
+                    entry_id=r["entry_id"],
+                    officer_id=r["officer_id"],
+                    task_kind=r["task_kind"],
+                    task_id=r["task_id"],
+                )
+        self.field_values: dict[tuple[str, int, str], tuple[str | None, str, int]] = {}
+        edited = {(m.task_kind.value, m.task_id) for m in self.mutations if isinstance(m, SetField)}
+        for kind, task_id in sorted(edited):
+            for r in conn.execute(
+                "SELECT field, value, hlc, user_id FROM field_values"
+                " WHERE task_kind = ? AND task_id = ?",
+                (kind, task_id),
+            ):
+                self.field_values[(kind, task_id, r["field"])] = (
+                    r["value"],
+                    r["hlc"],
+                    r["user_id"],
+                )
+
+    def _load_tasks(self, keys: set[Key]) -> dict[Key, _Task]:
+        conn = self.conn
+        rows: dict[Key, dict[str, Any]] = {}
+        assignees: dict[Key, set[int]] = {k: set() for k in keys}
+        ever: dict[Key, set[int]] = {k: set() for k in keys}
+        for kind, table in (("warning", "warnings"), ("publicity", "publicity_tasks")):
+            ids = [i for k, i in keys if k == kind]
+            for chunk in chunks(ids):
+                marks = ",".join("?" * len(chunk))
+                for r in conn.execute(
+                    f"SELECT * FROM {table} WHERE id IN ({marks})",  # noqa: S608
+                    chunk,
+                ):
+                    rows[(kind, r["id"])] = r
+                    if kind == "warning" and r["officer_id"] is not None:
+                        assignees[(kind, r["id"])].add(r["officer_id"])
+                if kind == "publicity":
+                    for r in conn.execute(
+                        "SELECT task_id, officer_id FROM publicity_assignees"  # noqa: S608
+                        f" WHERE task_id IN ({marks})",
+                        chunk,
+                    ):
+                        assignees[(kind, r["task_id"])].add(r["officer_id"])
+                for r in conn.execute(
+                    "SELECT task_id, officer_id FROM assignment_history"  # noqa: S608
+                    f" WHERE task_kind = ? AND task_id IN ({marks})",
+                    (kind, *chunk),
+                ):
+                    ever[(kind, r["task_id"])].add(r["officer_id"])
+        return {
+            key: _Task(key[0], row, frozenset(assignees[key]), frozenset(ever[key]))
+            for key, row in rows.items()
+        }
+
+    # -- deciding, in order --------------------------------------------------------------
+
+    def decide_all(self, server_hlc: HLC) -> HLC:
+        for mutation in self.mutations:
+            digest = _hash(mutation)
+            earlier = self.done.get(mutation.mutation_id) or (
+                (
+                    self.seen[mutation.mutation_id][0],
+                    _result_decoder.decode(self.seen[mutation.mutation_id][1]),
+                )
+                if mutation.mutation_id in self.seen
+                else None
+            )
+            if earlier is not None:
+                self.results.append(
+                    earlier[1]
+                    if earlier[0] == digest
+                    else self._reject(
+                        mutation,
+                        merge.Rejection.MUTATION_ID_REUSED,
+                        "this mutation id was used before with different content",
+                    )
+                )
+                continue
+            device = HLC.decode(mutation.hlc)
+            hlc, _ = merge.trusted_hlc(device, server_hlc, self.ctx.now_ms)
+            server_hlc = max(server_hlc, HLC(hlc.wall_ms, hlc.counter, server_hlc.node))
+            if isinstance(mutation, RecordVisit):
+                result = self._visit(mutation, hlc)
+            else:
+                result = self._field(mutation, hlc)
+            self.done[mutation.mutation_id] = (digest, result)
+            self.results.append(result)
+        return server_hlc
+
+    def _reject(
+        self, mutation: Mutation, code: merge.Rejection, detail: str, field: str | None = None
+    ) -> MutationResult:
+        ctx = self.ctx
+        # Kept for review: a rejected mutation is still something a phone recorded.
+        self.rejected.append(
+            (
+                ctx.user_id,
+                ctx.device_pk,
+                mutation.mutation_id,
+                code.value,
+                detail,
+                _encode(mutation).decode(),
+                ctx.received_at,
+                ctx.city_id,
+                ctx.county_id,
+                ctx.station_id,
+            )
+        )
+        return MutationResult(
+            mutation_id=mutation.mutation_id,
+            status="rejected",
+            problem=MutationProblem(code=code.value, detail=detail, field=field),
+        )
+
+    def _visit(self, mutation: RecordVisit, hlc: HLC) -> MutationResult:
+        entry = mutation.entry
+        task = self.tasks.get((mutation.task_kind.value, mutation.task_id))
+        if entry.entry_id in self.entries:
+            return self._reject(
+                mutation,
+                merge.Rejection.ENTRY_ID_REUSED,
+                "an entry with this id is already on record",
+                "entry.entry_id",
+            )
+        superseded = self.entries.get(entry.supersedes) if entry.supersedes else None
+        view = task.view() if task else None
+        decision = merge.decide_visit(view, self.ctx.user_id, entry, hlc, superseded)
+        if decision.rejection is not None or task is None or view is None:
+            field = (
+                "entry.supersedes"
+                if decision.rejection == merge.Rejection.BAD_SUPERSEDES
+                else "task_id"
+            )
+            return self._reject(
+                mutation, decision.rejection or merge.Rejection.UNKNOWN_TASK, decision.detail, field
+            )
+        flags = (["clock_skew"] if self.ctx.skew_flagged else []) + (
+            [decision.conflict.value] if decision.conflict else []
+        )
+        before, after = self._apply(task, decision, mutation)
+        self._keep_visit(mutation, hlc, flags, task, before, after)
+        conflict_id = None
+        if decision.conflict is not None:
+            conflict_id = self.store._record_conflict(
+                self.conn, view, task.row, decision, entry, self.ctx
+            )
+        return MutationResult(
+            mutation_id=mutation.mutation_id,
+            status="conflict" if conflict_id else "applied",
+            conflict_id=conflict_id,
+        )
+
+    def _keep_visit(
+        self,
+        mutation: RecordVisit,
+        hlc: HLC,
+        flags: list[str],
+        task: _Task,
+        before: dict[str, Any],
+        after: dict[str, Any],
+    ) -> None:
+        e, ctx = mutation.entry, self.ctx
+        pos = e.position
+        self.visits.append(
+            [
+                e.entry_id,
+                mutation.task_kind.value,
+                mutation.task_id,
+                ctx.user_id,
+                ctx.device_pk,
+                mutation.mutation_id,
+                e.supersedes,
+                iso(e.recorded_at),
+                ctx.received_at,
+                iso(e.arrived_at) if e.arrived_at else None,
+                e.contact.value if e.contact else None,
+                e.outcome.value if e.outcome else None,
+                e.amount_prevented,
+                e.notes,
+                pos.lat if pos else None,
+                pos.lon if pos else None,
+                pos.accuracy_m if pos else None,
+                _encode(e.photos).decode(),
+                iso(e.held_at) if e.held_at else None,
+                e.attendance,
+                _encode(e.materials).decode(),
+                int(e.completed),
+                hlc.encode(),
+                ctx.clock_offset_ms,
+                _encode(flags).decode(),
+                None,
+                task.row["city_id"],
+                task.row["county_id"],
+                task.row["station_id"],
+            ]
+        )
+        self.entries[e.entry_id] = merge.SupersededEntry(
+            entry_id=e.entry_id,
+            officer_id=ctx.user_id,
+            task_kind=mutation.task_kind.value,
+            task_id=mutation.task_id,
+        )
+        # One audit entry per visit: the entry, and what it did to the task's state.
+        self.audit.append(
+            (
+                "visit.record",
+                task.entity,
+                str(mutation.task_id),
+                before or None,
+                {
+                    **after,
+                    "entry_id": e.entry_id,
+                    "outcome": e.outcome,
+                    "contact": e.contact,
+                    "supersedes": e.supersedes,
+                    "photos": len(e.photos),
+                    "flags": flags,
+                },
+                task.scope,
+            )
+        )
+
+    def _apply(
+        self, task: _Task, decision: merge.VisitDecision, mutation: RecordVisit
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Every visit touches its task: the visit log is part of what phones hold.
+
+        Returns the task's state and outcome before and after, where they changed."""
+        task.touched = True
+        entry, before = mutation.entry, {}
+        if decision.new_state is not None and decision.new_state != task.row[task.state_column]:
+            before[task.state_column] = task.row[task.state_column]
+            task.set(task.state_column, decision.new_state)
+            if decision.new_state in task.final and task.row["closed_at"] is None:
+                task.set("closed_at", self.ctx.received_at)
+        claim = decision.new_claim
+        if claim is not None:
+            before["outcome"] = task.row["outcome"]
+            task.set("outcome", claim.outcome)
+            task.set("outcome_entry_id", claim.entry_id)
+            task.set("outcome_officer_id", claim.officer_id)
+            task.set("outcome_contact", claim.contact)
+            task.set("outcome_hlc", claim.hlc)
+        if (
+            task.kind == TaskKind.WARNING
+            and entry.contact is not None
+            and task.row["first_contact_at"] is None
+        ):
+            task.set("first_contact_at", iso(entry.arrived_at or entry.recorded_at))
+        return before, {k: task.row[k] for k in before}
+
+    def _field(self, mutation: SetField, hlc: HLC) -> MutationResult:
+        key = (mutation.task_kind.value, mutation.task_id)
+        task = self.tasks.get(key)
+        if task is None:
+            return self._reject(mutation, merge.Rejection.UNKNOWN_TASK, "no such task", "task_id")
+        if self.ctx.user_id not in task.ever:
+            return self._reject(
+                mutation,
+                merge.Rejection.NOT_ASSIGNED,
+                "this task was never assigned to you",
+                "task_id",
+            )
+        name = mutation.field.value
+        stored = self.field_values.get((*key, name))
+        decision = merge.decide_field(
+            stored[0] if stored else None, stored[1] if stored else None, mutation, hlc
+        )
+        if decision.apply:
+            self.field_values[(*key, name)] = (mutation.value, hlc.encode(), self.ctx.user_id)
+            self.fields.append((*key, name, mutation.value, hlc.encode(), self.ctx.user_id))
+            task.touched = True
+        conflict_id = None
+        if decision.conflict and stored is not None:
+            conflict_id = self.store._record_field_conflict(
+                self.conn, task.row, mutation, hlc, decision, stored, self.ctx
+            )
+        return MutationResult(
+            mutation_id=mutation.mutation_id,
+            status="conflict" if conflict_id else "applied",
+            conflict_id=conflict_id,
+        )
+
+    # -- writing, in bulk ----------------------------------------------------------------
+
+    def write(self) -> None:
+        conn, ctx = self.conn, self.ctx
+        touched = [t for t in self.tasks.values() if t.touched]
+        first = self.store._next_seq(conn, len(self.visits) + len(touched))
+        for n, visit in enumerate(self.visits):
+            visit[25] = first + n
+        conn.executemany(
+            "INSERT INTO visit_logs (entry_id, task_kind, task_id, officer_id, device_pk,"
+            " mutation_id, supersedes, recorded_at, received_at, arrived_at, contact, outcome,"
+            " amount_prevented, notes, lat, lon, accuracy_m, photos, held_at, attendance,"
+            " materials, completed, hlc, device_clock_offset_ms, flags, seq, city_id,"
+            " county_id, station_id) VALUES"
+            " (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            self.visits,
+        )
+        conn.executemany(
+            "INSERT INTO field_values (task_kind, task_id, field, value, hlc, user_id)"
+            " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (task_kind, task_id, field) DO UPDATE"
+            " SET value = excluded.value, hlc = excluded.hlc, user_id = excluded.user_id",
+            self.fields,
+        )
+        refresh = []
+        # One statement per shape of change, not per task: most tasks of a push change the
+        # same columns (or none but their version).
+        shapes: dict[tuple[str, tuple[str, ...]], list[tuple[Any, ...]]] = {}
+        for n, task in enumerate(touched):
+            seq = first + len(self.visits) + n
+            shape = (task.table, tuple(task.sets))
+            shapes.setdefault(shape, []).append(
+                (*task.sets.values(), seq, ctx.received_at, task.row["id"])
+            )
+            refresh.append((task.kind.value, task.row["id"], seq))
+        for (table, columns), rows in shapes.items():
+            assignments = "".join(f"{c} = ?, " for c in columns)
+            conn.executemany(
+                f"UPDATE {table} SET {assignments}version = version + 1, seq = ?,"  # noqa: S608
+                " updated_at = ? WHERE id = ?",
+                rows,
+            )
+        self.store._append_audit(conn, self.audit, self.actor)
+        conn.executemany(
+            "INSERT INTO rejected_mutations (user_id, device_pk, mutation_id, code, detail,"
+            " body, received_at, city_id, county_id, station_id)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            self.rejected,
+        )
+        conn.executemany(
+            "INSERT INTO mutations (user_id, mutation_id, content_hash, result, received_at)"
+            " VALUES (?, ?, ?, ?, ?)",
+            [
+                (ctx.user_id, mutation_id, digest, _encode(result).decode(), ctx.received_at)
+                for mutation_id, (digest, result) in self.done.items()
+            ],
+        )
+        self.store._refresh_scopes(conn, refresh)
+
+
+def _hash(mutation: Mutation) -> str:
+    return hashlib.sha256(_encode(mutation)).hexdigest()

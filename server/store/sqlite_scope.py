@@ -1,0 +1,232 @@
+"""Device scopes in SQLite: who holds which task, the change log pulls read, checksums.
+
+A task is in an officer's scope while it is assigned to them, or they recorded a visit on
+it, until it is cancelled or has been closed longer than the retention period. Every
+write of a task calls `_refresh_scope` in its own transaction; it compares the scope the
+task should have with the one recorded, and appends one row per affected officer to the
+change log: `upsert` (fetch the task again) or `remove` (drop it and its personal data).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator, Sequence
+from datetime import datetime, timedelta
+from typing import NamedTuple, TypeVar
+
+from server.clock import iso
+from server.store.sqlite_base import SQLiteBase
+from sync import checksum
+
+WARNING_FINAL = ("completed", "unreachable", "cancelled")
+T = TypeVar("T")
+CHUNK = 900  # bound parameters per IN list; far below SQLite's limit
+PUBLICITY_FINAL = ("done", "cancelled")
+
+
+class SQLiteScope(SQLiteBase):
+    def _refresh_scope(
+        self, conn: sqlite3.Connection, kind: str, task_id: int, seq: int, *, expired: bool = False
+    ) -> None:
+        """Bring scope_members, scope_checksums and scope_changes in line with one task."""
+        self._refresh_scopes(conn, [(kind, task_id, seq)], expired=expired)
+
+    def _refresh_scopes(
+        self,
+        conn: sqlite3.Connection,
+        tasks: Sequence[tuple[str, int, int]],
+        *,
+        expired: bool = False,
+    ) -> None:
+        """The same for many tasks (kind, id, seq of the change) in a handful of statements.
+
+        A push or an ingest touches hundreds of tasks; reading and writing them in bulk is
+        what keeps the single writer fast.
+        """
+        if not tasks:
+            return
+        seq_of = {(k, i): s for k, i, s in tasks}
+        inputs = _load_scope_inputs(conn, list(seq_of))
+        assignees, holders, version = inputs.assignees, inputs.holders, inputs.version
+        cancelled, current = inputs.cancelled, inputs.current
+        conn.executemany(
+            "INSERT OR IGNORE INTO assignment_history (task_kind, task_id, officer_id)"
+            " VALUES (?, ?, ?)",
+            [(k, i, o) for (k, i), officers in assignees.items() for o in officers],
+        )
+        now = self._now()
+        upserts: list[tuple[int, str, int, int]] = []
+        deletes: list[tuple[int, str, int]] = []
+        changes: list[tuple[int, int, str, int, str, str | None, str]] = []
+        delta: dict[int, int] = {}
+        for key, seq in seq_of.items():
+            kind, task_id = key
+            desired = set() if key in cancelled or expired else assignees[key] | holders[key]
+            reason = "cancelled" if key in cancelled else "retention" if expired else "reassigned"
+            new_version = version[key]
+            for officer in desired:
+                old = current[key].get(officer)
+                if old == new_version:
+                    continue
+                upserts.append((officer, kind, task_id, new_version))
+                delta[officer] = (
+                    delta.get(officer, 0)
+                    ^ checksum.task_hash(kind, task_id, new_version)
+                    ^ (checksum.task_hash(kind, task_id, old) if old is not None else 0)
+                )
+                changes.append((seq, officer, kind, task_id, "upsert", None, now))
+            for officer in set(current[key]) - desired:
+                deletes.append((officer, kind, task_id))
+                delta[officer] = delta.get(officer, 0) ^ checksum.task_hash(
+                    kind, task_id, current[key][officer]
+                )
+                changes.append((seq, officer, kind, task_id, "remove", reason, now))
+        conn.executemany(
+            "INSERT INTO scope_members (officer_id, task_kind, task_id, version)"
+            " VALUES (?, ?, ?, ?) ON CONFLICT (officer_id, task_kind, task_id)"
+            " DO UPDATE SET version = excluded.version",
+            upserts,
+        )
+        conn.executemany(
+            "DELETE FROM scope_members WHERE officer_id = ? AND task_kind = ? AND task_id = ?",
+            deletes,
+        )
+        conn.executemany(
+            "INSERT INTO scope_changes (seq, officer_id, task_kind, task_id, op, reason, at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            changes,
+        )
+        self._apply_checksum_deltas(conn, delta)
+        self._touched.update(c[1] for c in changes)
+
+    @staticmethod
+    def _apply_checksum_deltas(conn: sqlite3.Connection, delta: dict[int, int]) -> None:
+        stored: dict[int, int] = {}
+        for chunk in chunks(list(delta)):
+            marks = ",".join("?" * len(chunk))
+            for r in conn.execute(
+                f"SELECT officer_id, checksum FROM scope_checksums"  # noqa: S608
+                f" WHERE officer_id IN ({marks})",
+                chunk,
+            ):
+                stored[r["officer_id"]] = int(r["checksum"], 16)
+        conn.executemany(
+            "INSERT INTO scope_checksums (officer_id, checksum) VALUES (?, ?)"
+            " ON CONFLICT (officer_id) DO UPDATE SET checksum = excluded.checksum",
+            [(o, f"{stored.get(o, 0) ^ d:016x}") for o, d in delta.items()],
+        )
+
+    def latest_change(self, officer_id: int) -> int:
+        """The seq of the newest change in this officer's scope (0: none)."""
+        row = self._one(
+            "SELECT max(seq) AS s FROM scope_changes WHERE officer_id = ?", (officer_id,)
+        )
+        return int(row["s"] or 0) if row else 0
+
+    def sweep_retention(self, retention: timedelta) -> int:
+        """Drop tasks closed longer than `retention` from every scope; returns how many.
+
+        Phones receive `remove` for them and delete the residents' data they held.
+        """
+        cutoff = iso(self.clock.now() - retention)
+        rows = self._query(
+            "SELECT DISTINCT m.task_kind, m.task_id FROM scope_members m"
+            " LEFT JOIN warnings w ON m.task_kind = 'warning' AND w.id = m.task_id"
+            " LEFT JOIN publicity_tasks p ON m.task_kind = 'publicity' AND p.id = m.task_id"
+            " WHERE coalesce(w.closed_at, p.closed_at) < ?",
+            (cutoff,),
+        )
+        if not rows:
+            return 0
+        with self.transaction() as conn:
+            first = self._next_seq(conn, len(rows))
+            self._refresh_scopes(
+                conn,
+                [(r["task_kind"], r["task_id"], first + n) for n, r in enumerate(rows)],
+                expired=True,
+            )
+        return len(rows)
+
+    def compact_changes(self, keep_after: datetime) -> int:
+        """Forget change-log rows written before `keep_after`; cursors older than the
+        newest forgotten row must resync from zero (410 resync_required)."""
+        with self.transaction() as conn:
+            row = conn.execute(
+                "SELECT max(seq) AS s FROM scope_changes WHERE at < ?", (iso(keep_after),)
+            ).fetchone()
+            if row["s"] is None:
+                return 0
+            deleted = conn.execute("DELETE FROM scope_changes WHERE seq <= ?", (row["s"],)).rowcount
+            conn.execute(
+                "UPDATE counters SET value = max(value, ?) WHERE name = 'changes_horizon'",
+                (row["s"],),
+            )
+        return int(deleted)
+
+
+def chunks(items: Sequence[T]) -> Iterator[list[T]]:
+    for start in range(0, len(items), CHUNK):
+        yield list(items[start : start + CHUNK])
+
+
+class _ScopeInputs(NamedTuple):
+    assignees: dict[tuple[str, int], set[int]]
+    holders: dict[tuple[str, int], set[int]]
+    version: dict[tuple[str, int], int]
+    cancelled: set[tuple[str, int]]
+    current: dict[tuple[str, int], dict[int, int]]
+
+
+def _load_scope_inputs(conn: sqlite3.Connection, keys: list[tuple[str, int]]) -> _ScopeInputs:
+    """Everything that decides the tasks' scopes, read in a few queries per kind."""
+    holders: dict[tuple[str, int], set[int]] = {key: set() for key in keys}
+    assignees: dict[tuple[str, int], set[int]] = {key: set() for key in keys}
+    version: dict[tuple[str, int], int] = {}
+    cancelled: set[tuple[str, int]] = set()
+    current: dict[tuple[str, int], dict[int, int]] = {key: {} for key in keys}
+    for kind in ("warning", "publicity"):
+        ids = [i for k, i in keys if k == kind]
+        for chunk in chunks(ids):
+            marks = ",".join("?" * len(chunk))
+            if kind == "warning":
+                rows = conn.execute(
+                    "SELECT id, version, state AS st, officer_id FROM warnings"  # noqa: S608
+                    f" WHERE id IN ({marks})",
+                    chunk,
+                )
+                for r in rows:
+                    key = (kind, r["id"])
+                    version[key] = r["version"]
+                    if r["st"] == "cancelled":
+                        cancelled.add(key)
+                    if r["officer_id"] is not None:
+                        assignees[key].add(r["officer_id"])
+            else:
+                for r in conn.execute(
+                    "SELECT id, version, status AS st FROM publicity_tasks"  # noqa: S608
+                    f" WHERE id IN ({marks})",
+                    chunk,
+                ):
+                    key = (kind, r["id"])
+                    version[key] = r["version"]
+                    if r["st"] == "cancelled":
+                        cancelled.add(key)
+                for r in conn.execute(
+                    "SELECT task_id, officer_id FROM publicity_assignees"  # noqa: S608
+                    f" WHERE task_id IN ({marks})",
+                    chunk,
+                ):
+                    assignees[(kind, r["task_id"])].add(r["officer_id"])
+            for r in conn.execute(
+                "SELECT DISTINCT task_id, officer_id FROM visit_logs"  # noqa: S608
+                f" WHERE task_kind = ? AND task_id IN ({marks})",
+                (kind, *chunk),
+            ):
+                holders[(kind, r["task_id"])].add(r["officer_id"])
+            for r in conn.execute(
+                "SELECT task_id, officer_id, version FROM scope_members"  # noqa: S608
+                f" WHERE task_kind = ? AND task_id IN ({marks})",
+                (kind, *chunk),
+            ):
+                current[(kind, r["task_id"])][r["officer_id"]] = r["version"]
+    return _ScopeInputs(assignees, holders, version, cancelled, current)

@@ -1,0 +1,116 @@
+"""Wire-level helpers for sync stories: a phone's pushes and pulls, by hand."""
+
+from __future__ import annotations
+
+import itertools
+import uuid
+from datetime import datetime
+from typing import Any
+
+import httpx
+
+from sync.hlc import HLC
+
+_ticks = itertools.count(1)
+
+
+def hlc(node: str, wall_ms: int | None = None) -> str:
+    wall = wall_ms if wall_ms is not None else 1_764_057_600_000 + next(_ticks)
+    return HLC(wall, 0, node).encode()
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+def visit(
+    task_id: int,
+    *,
+    node: str = "phone-o1",
+    outcome: str | None = "dissuaded",
+    contact: str | None = "face_to_face",
+    kind: str = "warning",
+    mutation_id: str | None = None,
+    entry_id: str | None = None,
+    hlc_text: str | None = None,
+    **entry: Any,
+) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "entry_id": entry_id or new_id(),
+        "recorded_at": "2026-11-25T09:30:00+08:00",
+        "arrived_at": "2026-11-25T09:20:00+08:00",
+        "contact": contact,
+        "outcome": outcome,
+        "position": {"lat": 33.62, "lon": 114.65, "accuracy_m": 12.0},
+    }
+    if kind == "publicity":
+        body.pop("outcome")
+    body.update(entry)
+    return {
+        "type": "record_visit",
+        "mutation_id": mutation_id or new_id(),
+        "hlc": hlc_text or hlc(node),
+        "task_kind": kind,
+        "task_id": task_id,
+        "entry": body,
+    }
+
+
+def set_notes(
+    task_id: int,
+    value: str | None,
+    *,
+    node: str,
+    base_hlc: str | None = None,
+    hlc_text: str | None = None,
+    kind: str = "warning",
+) -> dict[str, Any]:
+    return {
+        "type": "set_field",
+        "mutation_id": new_id(),
+        "hlc": hlc_text or hlc(node),
+        "task_kind": kind,
+        "task_id": task_id,
+        "field": "officer_notes",
+        "value": value,
+        "base_hlc": base_hlc,
+    }
+
+
+async def push(
+    client: httpx.AsyncClient,
+    headers: dict[str, str],
+    *mutations: dict[str, Any],
+    device_time: datetime | None = None,
+) -> dict[str, Any]:
+    response = await client.post(
+        "/api/v1/sync/push",
+        headers=headers,
+        json={
+            "device_time": (
+                device_time or datetime.fromisoformat("2026-11-25T08:00:00+00:00")
+            ).isoformat(),
+            "mutations": list(mutations),
+        },
+    )
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+async def pull_all(
+    client: httpx.AsyncClient, headers: dict[str, str], cursor: str | None = None, limit: int = 200
+) -> tuple[list[dict[str, Any]], str, str | None]:
+    """Every change until caught up: (changes, cursor, checksum)."""
+    changes: list[dict[str, Any]] = []
+    while True:
+        params: dict[str, Any] = {"limit": limit}
+        if cursor:
+            params["cursor"] = cursor
+        response = await client.get("/api/v1/sync/pull", headers=headers, params=params)
+        assert response.status_code == 200, response.text
+        page = response.json()
+        changes += page["changes"]
+        cursor = page["cursor"]
+        if not page["has_more"]:
+            return changes, cursor, page["checksum"]
