@@ -5,18 +5,14 @@ platform, and delivers batches of 1,000 fresh warnings: one client at a time, th
 at once. Prints the median rate over the batches, next to the store alone (the same
 routing and insert without HTTP) measured in the same run.
 
-    python bench/ingest.py [--batches 20]
+    python -m bench.ingest [--batches 20]
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import random
-import socket
-import sqlite3
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -30,55 +26,15 @@ import msgspec
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from server.demo import DEMO_PLATFORM_SECRET, random_warning  # noqa: E402
+from bench.common import demo_server, officer_grids, platform_token  # noqa: E402
+from server.demo import random_warning  # noqa: E402
 from server.logs import configure_logging  # noqa: E402
 
 BATCH = 1000
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def start_server(db: Path, port: int) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "BEATSYNC_LOG_LEVEL": "warning"}
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "server.cli",
-            "serve",
-            "--demo",
-            "--db",
-            str(db),
-            "--port",
-            str(port),
-            "--feed-interval",
-            "3600",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-
-
-def wait_up(base: str) -> None:
-    for _ in range(200):
-        try:
-            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    raise SystemExit("server did not start")
-
-
 def grids_of(db: Path) -> list[str]:
-    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
-        return [row[0] for row in conn.execute("SELECT code FROM grids")]
+    return [code for codes in officer_grids(db).values() for code in codes]
 
 
 def make_batches(count: int, grids: list[str], tag: str) -> list[bytes]:
@@ -140,16 +96,10 @@ def main() -> None:
     args = parser.parse_args()
     configure_logging(json=True, level="warning")
     with tempfile.TemporaryDirectory() as tmp:
-        port = free_port()
-        base = f"http://127.0.0.1:{port}"
-        server = start_server(Path(tmp) / "bench.db", port)
-        try:
-            wait_up(base)
-            token = httpx.post(
-                f"{base}/api/v1/auth/token",
-                json={"client_id": "platform", "client_secret": DEMO_PLATFORM_SECRET},
-            ).json()["access_token"]
-            grids = grids_of(Path(tmp) / "bench.db")
+        db = Path(tmp) / "bench.db"
+        with demo_server(db) as (base, _):
+            token = platform_token(base)
+            grids = grids_of(db)
             one: list[float] = []
             deliver(base, token, make_batches(args.batches, grids, "one"), one)
             two: list[float] = []
@@ -164,9 +114,6 @@ def main() -> None:
             for t in threads:
                 t.join()
             two_wall = args.batches * BATCH / (time.perf_counter() - started)
-        finally:
-            server.terminate()
-            server.wait(10)
     ceiling = store_only(grids, args.batches)
     print(f"warning ingest, batches of {BATCH}, {args.batches} batches per run, one machine:")
     print(

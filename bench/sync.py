@@ -39,7 +39,7 @@ DELTA_PHONES = 50
 def ingest(base: str, token: str, grids: list[str], count: int, tag: str) -> list[int]:
     import random
 
-    rng = random.Random(tag)  # noqa: S311 - benchmark data
+    rng = random.Random(tag)
     now = datetime.now(UTC)
     ids: list[int] = []
     with httpx.Client(
@@ -222,11 +222,13 @@ def main() -> None:
 
     ms = 1000
     print(
-        f"sync benchmark, one 2-core machine, server and load in the same box ({datetime.now(UTC):%Y-%m-%d})"
+        "sync benchmark, one 2-core machine, server and load in the same box"
+        f" ({datetime.now(UTC):%Y-%m-%d})"
     )
     print(f"push, {PHONES} phones x {args.pushes_per_phone} pushes of {BATCH} visit logs:")
     print(
-        f"  merged:        {push_rate:9.0f} visit logs/s   (p50 {statistics.median(push_lat) * ms:.0f} ms,"
+        f"  merged:        {push_rate:9.0f} visit logs/s"
+        f"   (p50 {statistics.median(push_lat) * ms:.0f} ms,"
         f" p99 {percentile(push_lat, 99) * ms:.0f} ms per push)"
     )
     print(

@@ -29,4 +29,6 @@ async def decode_json_body_strictly(request: Request[Any, Any, Any]) -> None:
         return
     if getattr(field.kwarg_definition, "media_type", None) != RequestEncodingType.JSON:
         return
-    _decoder(field.annotation).decode(await request.body())
+    body = await request.body()
+    if body:  # an empty one is Litestar's to answer, as before (missing, or an optional body)
+        _decoder(field.annotation).decode(body)

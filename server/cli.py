@@ -120,7 +120,16 @@ def _serve(args: argparse.Namespace) -> int:
         )
     app = create_app(settings, store=store, passwords=passwords)
     try:
-        uvicorn.run(app, host=args.host, port=args.port, log_config=None, access_log=False)
+        uvicorn.run(
+            app,
+            host=args.host,
+            port=args.port,
+            log_config=None,
+            access_log=False,
+            # Phones' event streams never end by themselves: without a bound, a stop would
+            # wait for every phone to hang up. They reconnect with Last-Event-ID.
+            timeout_graceful_shutdown=5,
+        )
     finally:
         if feed is not None:
             feed.stop.set()

@@ -80,8 +80,11 @@ def to_problem(exc: Exception) -> tuple[Problem, dict[str, str]]:
     if isinstance(exc, ValidationException):
         return _from_validation(exc), {}
     if isinstance(exc, msgspec.ValidationError):
+        # Raised by the strict decoding of request bodies (server/bodies.py); answered like
+        # Litestar's own validation errors, where a fault of the whole body is "body".
         path, reason = field_from_msgspec(str(exc))
-        return problem(ErrorCode.VALIDATION_FAILED, reason, field=path or None), {}
+        fault = FieldError(field=path or "body", reason=reason)
+        return problem(ErrorCode.VALIDATION_FAILED, reason, field=fault.field, errors=[fault]), {}
     if isinstance(exc, msgspec.DecodeError):
         return problem(ErrorCode.MALFORMED_BODY, str(exc)), {}
     if isinstance(exc, NotAuthorizedException):

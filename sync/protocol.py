@@ -115,6 +115,9 @@ class MutationResult(msgspec.Struct, kw_only=True, omit_defaults=True):
     status: Literal["applied", "conflict", "rejected"]
     conflict_id: int | None = None
     problem: MutationProblem | None = None
+    # The HLC the server ordered this mutation by: the phone's own, or the server's when
+    # the phone's clock ran too far ahead to be trusted. Build the next edit on it.
+    hlc: str | None = None
 
 
 class PushResponse(msgspec.Struct, kw_only=True):

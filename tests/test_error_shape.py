@@ -78,3 +78,18 @@ async def test_every_api_route_refuses_a_caller_without_a_token(
             check_shape(response)
             checked += 1
     assert checked >= 10
+
+
+async def test_options_needs_a_token_like_every_other_method(client, city) -> None:
+    # Litestar lets OPTIONS past authentication by default; the role guards then found no
+    # caller and answered 500.
+    response = await client.options("/api/v1/devices/")
+    assert response.status_code == 401
+    check_shape(response)
+    o1 = await as_user(client, "o1")
+    allowed = await client.options("/api/v1/warnings/", headers=o1)
+    assert allowed.status_code == 204
+    assert "GET" in allowed.headers["allow"]
+    refused = await client.options("/api/v1/users/", headers=await as_platform(client))
+    assert refused.status_code == 403
+    check_shape(refused)

@@ -42,3 +42,25 @@ def test_the_app_serves_the_same_document(app: Litestar) -> None:
     with TestClient(app) as client:
         served = client.get("/schema/openapi.json").json()
     assert served == json.loads(render(app))
+
+
+def test_public_operations_need_no_token_and_the_rest_a_bearer_one(app: Litestar) -> None:
+    document = json.loads(render(app))
+    assert document["security"] == [{"bearer": []}]
+    public = {"login", "refreshToken", "platformToken", "health"}
+    for item in document["paths"].values():
+        for method in METHODS:
+            if method in item:
+                operation = item[method]
+                expected = [] if operation["operationId"] in public else None
+                assert operation.get("security") == expected, operation["operationId"]
+
+
+def test_request_bodies_are_described_as_strictly_as_they_are_decoded(app: Litestar) -> None:
+    schemas = json.loads(render(app))["components"]["schemas"]
+    for name in ("LoginIn", "ReassignIn", "PublicityTaskIn", "PublicityTaskPatch", "UserPatch"):
+        assert schemas[name]["additionalProperties"] is False, name
+    officer_ids = schemas["PublicityTaskIn"]["properties"]["officer_ids"]["items"]
+    assert officer_ids == {"type": "integer", "minimum": 1, "maximum": 2**53 - 1}
+    # The platform may send fields a newer version of its format adds.
+    assert "additionalProperties" not in schemas["WarningIn"]

@@ -36,6 +36,7 @@ from clients.device.errors import (
     ProtocolViolation,
     ServerUnreachable,
     UnknownTask,
+    UnsentRecords,
 )
 from clients.device.local import ConflictNote, LocalTask, Rejected
 
@@ -55,4 +56,5 @@ __all__ = [
     "RetryPolicy",
     "ServerUnreachable",
     "UnknownTask",
+    "UnsentRecords",
 ]

@@ -54,7 +54,10 @@ class PullSummary:
     removes: int = 0
     # Changes of a type this version does not know; the checksum catches what they hide.
     ignored: int = 0
+    # Pulls from zero this call made: after a 410 resync_required or a checksum mismatch.
     resyncs: int = 0
+    # Of those, the ones a checksum mismatch caused: the local copy had diverged.
+    mismatches: int = 0
     checksum: str | None = None
 
 
@@ -251,7 +254,7 @@ class DeviceClient:
     def pull(self) -> PullSummary:
         """Page through the changes since the cursor until caught up, then check the
         checksum; on a mismatch or `410 resync_required`, pull everything from zero."""
-        pages = upserts = removes = ignored = resyncs = 0
+        pages = upserts = removes = ignored = resyncs = mismatches = 0
         while True:
             cursor = self.local.cursor()
             if cursor is None:
@@ -288,11 +291,13 @@ class DeviceClient:
                     removes=removes,
                     ignored=ignored,
                     resyncs=resyncs,
+                    mismatches=mismatches,
                     checksum=outcome.checksum,
                 )
             if resyncs >= MAX_RESYNCS:
                 raise ChecksumMismatch(outcome.checksum or "", page.checksum)
             resyncs += 1
+            mismatches += 1
             self.local.start_from_zero()
 
     def sync(self) -> tuple[PushSummary, PullSummary]:
@@ -386,12 +391,14 @@ class DeviceClient:
                 if response.status_code in RETRY_STATUSES:
                     return False, parser.retry_ms
                 self._checked(response)
-            if not last:
-                # Without an event id the server only tells of changes after this moment;
-                # whatever changed since the caller last pulled is fetched now.
-                on_change(0)
+            # Without an event id the server only tells of changes after it subscribed us,
+            # which its first line proves; whatever changed before is fetched then.
+            catch_up = not last
             for line in response.iter_lines():
                 healthy = True
+                if catch_up:
+                    catch_up = False
+                    on_change(0)
                 event = parser.feed(line)
                 if event is not None and event.event == "scope_changed":
                     self._changed(on_change, _event_seq(event.id, event.data))

@@ -33,6 +33,11 @@ class DeviceWiped(DeviceError):
         super().__init__(f"local data wiped on the server's order ({code})")
 
 
+class UnsentRecords(DeviceError):
+    """Another officer signs in while this device still holds records of the last one;
+    they must sign in and sync first, or the records would go up under the wrong name."""
+
+
 class ServerUnreachable(DeviceError):
     """Network errors, timeouts or 5xx on every attempt; nothing was lost, try later."""
 

@@ -30,7 +30,7 @@ from typing import Any
 import msgspec
 import sqlite_utils
 
-from clients.device.errors import UnknownTask
+from clients.device.errors import UnknownTask, UnsentRecords
 from sync import checksum
 from sync.hlc import HLC, merge, tick
 from sync.protocol import (
@@ -60,7 +60,7 @@ CREATE TABLE IF NOT EXISTS recorded (
     mutation_id TEXT PRIMARY KEY, type TEXT NOT NULL, kind TEXT NOT NULL,
     task_id INTEGER NOT NULL, hlc TEXT NOT NULL, entry_id TEXT UNIQUE, field TEXT,
     value TEXT, body TEXT NOT NULL, status TEXT NOT NULL, conflict_id INTEGER,
-    created_at TEXT NOT NULL);
+    created_at TEXT NOT NULL, seen INTEGER NOT NULL DEFAULT 0);
 CREATE TABLE IF NOT EXISTS rejected (
     mutation_id TEXT PRIMARY KEY, kind TEXT NOT NULL, task_id INTEGER NOT NULL,
     code TEXT NOT NULL, detail TEXT NOT NULL, field TEXT, body TEXT NOT NULL,
@@ -204,20 +204,24 @@ class LocalStore:
     def start_session(self, user: dict[str, Any], access: str, refresh: str | None) -> None:
         """Keep a new login. Another officer's data is cleared first; their unsent records
         must never go up under this officer's name, so that case is refused."""
+        wiped = False
         with self.atomic():
             previous = self._get("user")
             if previous is not None:
                 before = msgspec.json.decode(previous, type=dict[str, Any]).get("id")
                 if before != user.get("id"):
                     if self._count("outbox"):
-                        raise ValueError(
+                        raise UnsentRecords(
                             "this device holds unsent records of another officer; that"
                             " officer must sign in and sync first"
                         )
                     self._wipe()
+                    wiped = True
             self._set("user", encoder.encode(user).decode())
             self._set("access_token", access)
             self._set("refresh_token", refresh)
+        if wiped:
+            self._forget_freed_pages()
 
     def end_session(self) -> None:
         with self.atomic():
@@ -228,10 +232,14 @@ class LocalStore:
 
     def hlc(self) -> HLC:
         with self._lock:
-            return HLC.decode(self._get("hlc") or HLC.zero(self.device_id).encode())
+            return self._clock()
+
+    def _clock(self) -> HLC:
+        # Set when the file is created and never deleted, not even by a wipe.
+        return HLC.decode(self._get("hlc") or "")
 
     def _tick(self, now_ms: int) -> HLC:
-        clock = tick(HLC.decode(self._get("hlc") or ""), now_ms)
+        clock = tick(self._clock(), now_ms)
         self._set("hlc", clock.encode())
         return clock
 
@@ -242,11 +250,7 @@ class LocalStore:
             theirs = HLC.decode(remote)
         except ValueError:
             return  # a server that sends no usable clock orders nothing for us
-        self._set("hlc", merge(HLC.decode(self._get("hlc") or ""), theirs, now_ms).encode())
-
-    def merge_hlc(self, remote: str | None, now_ms: int) -> None:
-        with self.atomic():
-            self._merge(remote, now_ms)
+        self._set("hlc", merge(self._clock(), theirs, now_ms).encode())
 
     # -- recording -----------------------------------------------------------------------
 
@@ -317,6 +321,7 @@ class LocalStore:
                 "status": "pending",
                 "conflict_id": None,
                 "created_at": _iso_ms(now_ms),
+                "seen": 0,
             }
         )
         self.db.execute(
@@ -326,7 +331,11 @@ class LocalStore:
 
     def _field_base(self, kind: str, task_id: int, field: str) -> str | None:
         """The HLC of the value this device last saw for the field: the server's, or its
-        own later edit (sent or not) when the server's copy predates it here."""
+        own later edit when no pull has shown the server's answer to it yet.
+
+        Once a pull has brought the task back after an edit was answered, the server's
+        HLC is the one to build on even if the edit's own is higher: the server orders a
+        phone whose clock runs ahead by its own clock instead, and stores that."""
         seen: list[str] = []
         row = self._task_row(kind, task_id)
         if row is not None:
@@ -335,7 +344,7 @@ class LocalStore:
                 seen.append(task.fields[field].hlc)
         mine = self.db.execute(
             "SELECT hlc FROM recorded WHERE type = 'set_field' AND kind = ? AND task_id = ?"
-            " AND field = ? AND status != 'rejected' ORDER BY hlc DESC LIMIT 1",
+            " AND field = ? AND status != 'rejected' AND seen = 0 ORDER BY hlc DESC LIMIT 1",
             (kind, task_id, field),
         ).fetchone()
         if mine is not None:
@@ -374,9 +383,12 @@ class LocalStore:
                 if row is None:
                     continue  # answered before (a replayed batch); the first verdict stays
                 body, kind, task_id = row
+                # The server may have ordered the edit by its own clock (this phone's ran
+                # ahead); the next edit must build on the HLC the server stored.
                 self.db.execute(
-                    "UPDATE recorded SET status = ?, conflict_id = ? WHERE mutation_id = ?",
-                    (result.status, result.conflict_id, result.mutation_id),
+                    "UPDATE recorded SET status = ?, conflict_id = ?, hlc = coalesce(?, hlc)"
+                    " WHERE mutation_id = ?",
+                    (result.status, result.conflict_id, result.hlc, result.mutation_id),
                 )
                 if result.status == "rejected":
                     problem = result.problem
@@ -486,6 +498,12 @@ class LocalStore:
                             "visits": encoder.encode(change.visits).decode(),
                         },
                         pk=("kind", "id"),
+                    )
+                    # Edits answered before this copy was read are in it, or lost to what is.
+                    self.db.execute(
+                        "UPDATE recorded SET seen = 1 WHERE type = 'set_field' AND kind = ?"
+                        " AND task_id = ? AND status != 'pending'",
+                        (kind, task.id),
                     )
                     if from_zero:
                         self.db.execute(

@@ -216,6 +216,7 @@ def m003_sync(db: Database) -> None:
         ALTER TABLE warnings ADD COLUMN first_contact_at TEXT;
         ALTER TABLE warnings ADD COLUMN closed_at TEXT;
         ALTER TABLE publicity_tasks ADD COLUMN closed_at TEXT;
+        ALTER TABLE refresh_tokens ADD COLUMN replaced_by TEXT;
         INSERT INTO counters (name, value) VALUES ('hlc_wall', 0), ('hlc_counter', 0),
             ('changes_horizon', 0);
 

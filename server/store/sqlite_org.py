@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 import sqlite3
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from server.clock import iso
@@ -22,6 +22,8 @@ from server.store.records import (
 )
 from server.store.sqlite_base import AuditItem, SQLiteBase, to_record
 
+# How long after a refresh the same refresh token may be retried (its answer was lost).
+REFRESH_RETRY_GRACE = timedelta(seconds=120)
 USER_AUDIT_FIELDS = ("login", "name", "role", "unit_id", "active")
 
 
@@ -461,10 +463,14 @@ class SQLiteOrg(SQLiteBase):
     ) -> tuple[RefreshOutcome, str | None, int | None]:
         """Spend a refresh token and issue its successor, atomically.
 
-        A token presented a second time revokes its whole session (reuse detection).
+        A token presented a second time revokes its whole session (reuse detection), with
+        one exception: the answer to a refresh can be lost on a village network, so within
+        REFRESH_RETRY_GRACE of its use, while its successor has not been used, the same
+        token may be spent again; the unused successor is retired and a new one issued.
         Returns (outcome, session id, user id); only ROTATED stores new_hash.
         """
         now = self._now()
+        grace_start = iso(self.clock.now() - REFRESH_RETRY_GRACE)
         with self.transaction() as conn:
             row = conn.execute(
                 "SELECT t.*, s.user_id, s.revoked_at AS session_revoked FROM refresh_tokens t"
@@ -476,7 +482,27 @@ class SQLiteOrg(SQLiteBase):
             session_id, user_id = row["session_id"], row["user_id"]
             if row["used_at"] is None and row["session_revoked"] is not None:
                 return RefreshOutcome.REVOKED, session_id, user_id
-            if row["used_at"] is not None:
+            successor = (
+                conn.execute(
+                    "SELECT used_at FROM refresh_tokens WHERE token_hash = ?",
+                    (row["replaced_by"],),
+                ).fetchone()
+                if row["replaced_by"]
+                else None
+            )
+            if (
+                row["used_at"] is not None
+                and row["used_at"] >= grace_start
+                and row["session_revoked"] is None
+                and successor is not None
+                and successor["used_at"] is None
+            ):
+                # A retry after a lost answer: retire the successor nobody received.
+                conn.execute(
+                    "UPDATE refresh_tokens SET used_at = ? WHERE token_hash = ?",
+                    (now, row["replaced_by"]),
+                )
+            elif row["used_at"] is not None:
                 conn.execute(
                     "UPDATE sessions SET revoked_at = coalesce(revoked_at, ?),"
                     " revoke_reason = coalesce(revoke_reason, 'refresh token reused')"
@@ -487,7 +513,9 @@ class SQLiteOrg(SQLiteBase):
             if row["expires_at"] <= now:
                 return RefreshOutcome.EXPIRED, session_id, user_id
             conn.execute(
-                "UPDATE refresh_tokens SET used_at = ? WHERE token_hash = ?", (now, old_hash)
+                "UPDATE refresh_tokens SET used_at = coalesce(used_at, ?), replaced_by = ?"
+                " WHERE token_hash = ?",
+                (now, new_hash, old_hash),
             )
             conn.execute(
                 "INSERT INTO refresh_tokens (token_hash, session_id, issued_at, expires_at)"

@@ -280,6 +280,7 @@ class PushBatch:
             mutation_id=mutation.mutation_id,
             status="conflict" if conflict_id else "applied",
             conflict_id=conflict_id,
+            hlc=hlc.encode(),
         )
 
     def _keep_visit(
@@ -399,6 +400,17 @@ class PushBatch:
             stored[0] if stored else None, stored[1] if stored else None, mutation, hlc
         )
         if decision.apply:
+            # Who changed what stays traceable: every applied edit is in the audit chain.
+            self.audit.append(
+                (
+                    "field.set",
+                    task.entity,
+                    str(mutation.task_id),
+                    {"field": name, "value": stored[0] if stored else None},
+                    {"field": name, "value": mutation.value, "hlc": hlc.encode()},
+                    task.scope,
+                )
+            )
             self.field_values[(*key, name)] = (mutation.value, hlc.encode(), self.ctx.user_id)
             self.fields.append((*key, name, mutation.value, hlc.encode(), self.ctx.user_id))
             task.touched = True
@@ -411,6 +423,7 @@ class PushBatch:
             mutation_id=mutation.mutation_id,
             status="conflict" if conflict_id else "applied",
             conflict_id=conflict_id,
+            hlc=hlc.encode(),
         )
 
     # -- writing, in bulk ----------------------------------------------------------------

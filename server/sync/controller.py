@@ -96,8 +96,8 @@ class SyncController(Controller):
         after: Annotated[int | None, QueryParameter(ge=0, le=ID_MAX)] = None,
         heartbeat: Annotated[int, QueryParameter(ge=1, le=MAX_WAIT_SECONDS)] = 15,
     ) -> Stream:
-        """Server-sent events: `scope_changed` (id and data.seq: the change's seq) whenever
-        this officer's work changes; then pull. Resumable: with `Last-Event-ID` (or
+        """Server-sent events: `scope_changed` (id = data.seq: a seq at or past the change)
+        whenever this officer's work changes; then pull. Resumable: with `Last-Event-ID` (or
         `after`) older than the newest change, the first event comes at once. A `: ping`
         comment every `heartbeat` seconds; the stream ends when the device, session or
         token stops being valid, and reconnecting then gets the reason as a problem."""
@@ -122,6 +122,7 @@ class SyncController(Controller):
         return Stream(
             body,
             media_type="text/event-stream",
+            # nginx and kin buffer responses by default, which would hold events back.
             headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
         )
 
@@ -137,6 +138,8 @@ class SyncController(Controller):
         """Long-poll fallback for networks that break streams: answers at once with
         changed=true if this officer's work changed after `after` (a seq), else when it
         next changes or after `timeout` seconds with changed=false. Pass `seq` back."""
+        # A phone that hangs up mid-poll keeps its subscription until the timeout: a
+        # minute at most, cheaper than watching every poll for a disconnect.
         with notifier.subscribe(principal.user_id) as subscription:
             subscription.advance(store.latest_change(principal.user_id))
             seq = await subscription.changed_after(after, timeout)

@@ -76,17 +76,56 @@ async def test_a_refresh_token_used_twice_revokes_the_session(client, city) -> N
     first = (
         await client.post("/api/v1/auth/refresh", json={"refresh_token": tokens["refresh_token"]})
     ).json()
-    # Someone replays the old token: a copy of it exists somewhere it should not.
+    second = (
+        await client.post("/api/v1/auth/refresh", json={"refresh_token": first["refresh_token"]})
+    ).json()
+    # Someone replays the first token after the phone moved on: a copy of it exists
+    # somewhere it should not.
     replay = await client.post(
         "/api/v1/auth/refresh", json={"refresh_token": tokens["refresh_token"]}
     )
     assert assert_problem(replay, 401, "refresh_token_reused")["action"] == "wipe"
     # Both holders are out: the newest access token and refresh token stop working too.
-    assert_problem(await client.get("/api/v1/auth/me", headers=bearer(first)), 401, "token_invalid")
+    assert_problem(
+        await client.get("/api/v1/auth/me", headers=bearer(second)), 401, "token_invalid"
+    )
     again = await client.post(
-        "/api/v1/auth/refresh", json={"refresh_token": first["refresh_token"]}
+        "/api/v1/auth/refresh", json={"refresh_token": second["refresh_token"]}
     )
     assert again.status_code == 401
+
+
+async def test_a_refresh_whose_answer_was_lost_can_be_retried_briefly(
+    client, city, clock: ManualClock
+) -> None:
+    tokens = await login(client, "o1")
+    lost = await client.post(
+        "/api/v1/auth/refresh", json={"refresh_token": tokens["refresh_token"]}
+    )
+    assert lost.status_code == 200  # ... but the phone never read it
+    clock.advance(seconds=30)
+    retry = await client.post(
+        "/api/v1/auth/refresh", json={"refresh_token": tokens["refresh_token"]}
+    )
+    assert retry.status_code == 200, retry.text
+    assert (await client.get("/api/v1/auth/me", headers=bearer(retry.json()))).status_code == 200
+    # The answer nobody received is retired: whoever presents it is not the phone.
+    stolen = await client.post(
+        "/api/v1/auth/refresh", json={"refresh_token": lost.json()["refresh_token"]}
+    )
+    assert_problem(stolen, 401, "refresh_token_reused")
+
+
+async def test_a_refresh_token_replayed_after_the_grace_period_revokes_the_session(
+    client, city, clock: ManualClock
+) -> None:
+    tokens = await login(client, "o1")
+    await client.post("/api/v1/auth/refresh", json={"refresh_token": tokens["refresh_token"]})
+    clock.advance(minutes=5)
+    replay = await client.post(
+        "/api/v1/auth/refresh", json={"refresh_token": tokens["refresh_token"]}
+    )
+    assert_problem(replay, 401, "refresh_token_reused")
 
 
 async def test_a_supervisor_cuts_off_a_lost_phone_on_its_very_next_request(

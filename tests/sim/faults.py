@@ -12,13 +12,14 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
 import httpx
 
 SYNC_PATHS = ("/api/v1/sync/push", "/api/v1/sync/pull")
 
 
-class Killed(BaseException):  # noqa: N818 - a death, not an error
+class Killed(BaseException):
     """The phone's app died here. A BaseException, so that nothing in the SDK can catch
     it as a network error and carry on as if it were alive."""
 
@@ -87,20 +88,27 @@ class FaultyTransport(httpx.BaseTransport):
     server_ms: Callable[[], int] = lambda: 0
     # Shared between the phones of one world: the order the server saw things in.
     arrivals: list[Arrival] = field(default_factory=list)
-    planned: list[tuple[str, Fault]] = field(default_factory=list)
+    planned: list[list[Any]] = field(default_factory=list)  # [path, fault, to skip]
     faults_seen: dict[str, int] = field(default_factory=dict)
     requests: list[tuple[str, str]] = field(default_factory=list)
     _pushes: list[bytes] = field(default_factory=list)
 
-    def plan(self, fault: Fault, path: str = "/api/v1/sync/push", times: int = 1) -> None:
-        """The next `times` requests whose path contains `path` suffer `fault`."""
-        self.planned += [(path, fault)] * times
+    def plan(
+        self, fault: Fault, path: str = "/api/v1/sync/push", *, times: int = 1, skip: int = 0
+    ) -> None:
+        """After `skip` more requests whose path contains `path`, the next `times` of them
+        suffer `fault`. Plans apply in the order they were made."""
+        self.planned += [[path, fault, skip] for _ in range(times)]
 
     def _choose(self, path: str) -> Fault | None:
-        for index, (wanted, fault) in enumerate(self.planned):
+        for index, planned in enumerate(self.planned):
+            wanted, fault, skip = planned
             if wanted in path:
+                if skip:
+                    planned[2] -= 1
+                    return None
                 del self.planned[index]
-                return fault
+                return fault  # type: ignore[no-any-return]
         if any(path.startswith(p) for p in self.fault_paths):
             return self.rates.draw(self.rng)
         return None
