@@ -111,8 +111,14 @@ def _serve(args: argparse.Namespace) -> int:
         seeded = seed_demo_city(store, passwords)
         grids = [g.code for g in store.list_grids()]
         base = f"http://{'127.0.0.1' if args.host in ('0.0.0.0', '::') else args.host}:{args.port}"  # noqa: S104
+        officer = store.get_user_by_login(ACCOUNTS.officer)
+        showcase = [g.code for g in store.list_grids() if officer and g.officer_id == officer.id]
         feed = DemoPlatform(
-            base, grids, interval=args.feed_interval, first_batch=60 if seeded else 3
+            base,
+            grids,
+            interval=args.feed_interval,
+            first_batch=60 if seeded else 3,
+            showcase_grids=showcase if seeded else None,
         )
         feed.start()
         _print_demo_banner(

@@ -328,10 +328,13 @@ class DemoPlatform(threading.Thread):
         interval: float = 10.0,
         first_batch: int = 60,
         seed: int = 7,
+        showcase_grids: list[str] | None = None,
     ) -> None:
         super().__init__(name="demo-platform", daemon=True)
         self.base_url = base_url
         self.grids = grids
+        # The documented demo officer's grids: the first delivery gives them work to see.
+        self.showcase = list(showcase_grids or [])
         self.interval = interval
         self.first_batch = first_batch
         self.stop = threading.Event()
@@ -377,9 +380,13 @@ class DemoPlatform(threading.Thread):
     def _send(self, client: httpx.Client, token: str, count: int) -> None:
         now = datetime.now(UTC)
         warnings = []
-        for _ in range(count):
+        for n in range(count):
             self.sent += 1
-            warnings.append(random_warning(self.rng, self.grids, self.sent, now))
+            grids = (
+                [self.showcase[n % len(self.showcase)]] if n < 3 and self.showcase else self.grids
+            )
+            warnings.append(random_warning(self.rng, grids, self.sent, now))
+        self.showcase = []
         response = client.post(
             "/api/v1/platform/warnings",
             json={"warnings": warnings},

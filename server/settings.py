@@ -37,6 +37,18 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     maintenance_interval_seconds: int = 3600
     log_json: bool | None = None
     log_level: str = "info"
+    # Supervision (server/escalation, server/reports, server/review, server/loop).
+    contact_minutes: str = "high=30,medium=120,low=480"
+    outcome_minutes: str = "high=120,medium=480,low=1440"
+    escalation_step_minutes: int = 30
+    escalation_interval_seconds: int = 60
+    report_utc_offset_minutes: int = 480
+    bulletin_lagging_rate: float = 0.9
+    review_distance_m: int = 3000
+    webhook_url: str = ""
+    webhook_secret: str = ""
+    webhook_interval_seconds: int = 5
+    webhook_max_backoff_seconds: int = 600
 
     def check(self) -> None:
         """Raise SettingsError when these settings must not be used to start."""
@@ -47,6 +59,32 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
                 raise SettingsError("BEATSYNC_JWT_SECRET must be at least 32 characters")
         if self.access_token_ttl_seconds <= 0 or self.refresh_token_ttl_seconds <= 0:
             raise SettingsError("token lifetimes must be positive")
+        self.deadline_minutes()
+        if self.escalation_step_minutes <= 0:
+            raise SettingsError("BEATSYNC_ESCALATION_STEP_MINUTES must be positive")
+        if self.webhook_url and len(self.webhook_secret) < 16:
+            raise SettingsError("BEATSYNC_WEBHOOK_SECRET must be at least 16 characters")
+
+    def deadline_minutes(self) -> dict[str, tuple[int, int]]:
+        """Risk level -> (minutes to first contact, minutes to an outcome)."""
+        contact = _per_level("BEATSYNC_CONTACT_MINUTES", self.contact_minutes)
+        outcome = _per_level("BEATSYNC_OUTCOME_MINUTES", self.outcome_minutes)
+        if set(contact) != set(outcome):
+            raise SettingsError("contact and outcome minutes must name the same risk levels")
+        return {level: (contact[level], outcome[level]) for level in contact}
+
+
+def _per_level(name: str, text: str) -> dict[str, int]:
+    """'high=30,medium=120,low=480' -> {'high': 30, ...}; every level must be there."""
+    out: dict[str, int] = {}
+    for part in text.split(","):
+        level, _, minutes = part.strip().partition("=")
+        if not minutes.strip().isdigit() or int(minutes) <= 0:
+            raise SettingsError(f"{name}: {part!r} is not level=minutes")
+        out[level.strip()] = int(minutes)
+    if set(out) != {"high", "medium", "low"}:
+        raise SettingsError(f"{name} must give minutes for high, medium and low")
+    return out
 
 
 # Environment variable -> field. Kept explicit so the documentation test can
@@ -67,6 +105,17 @@ ENV_VARS: dict[str, str] = {
     "BEATSYNC_MAINTENANCE_INTERVAL": "maintenance_interval_seconds",
     "BEATSYNC_LOG_JSON": "log_json",
     "BEATSYNC_LOG_LEVEL": "log_level",
+    "BEATSYNC_CONTACT_MINUTES": "contact_minutes",
+    "BEATSYNC_OUTCOME_MINUTES": "outcome_minutes",
+    "BEATSYNC_ESCALATION_STEP_MINUTES": "escalation_step_minutes",
+    "BEATSYNC_ESCALATION_INTERVAL": "escalation_interval_seconds",
+    "BEATSYNC_REPORT_UTC_OFFSET_MINUTES": "report_utc_offset_minutes",
+    "BEATSYNC_BULLETIN_LAGGING_RATE": "bulletin_lagging_rate",
+    "BEATSYNC_REVIEW_DISTANCE_M": "review_distance_m",
+    "BEATSYNC_WEBHOOK_URL": "webhook_url",
+    "BEATSYNC_WEBHOOK_SECRET": "webhook_secret",
+    "BEATSYNC_WEBHOOK_INTERVAL": "webhook_interval_seconds",
+    "BEATSYNC_WEBHOOK_MAX_BACKOFF": "webhook_max_backoff_seconds",
 }
 
 

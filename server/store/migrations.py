@@ -258,6 +258,11 @@ def m003_sync(db: Database) -> None:
         CREATE INDEX visit_logs_task ON visit_logs(task_kind, task_id);
         CREATE INDEX visit_logs_station ON visit_logs(station_id, received_at);
 
+        CREATE TABLE task_visitors (
+            task_kind TEXT NOT NULL, task_id INTEGER NOT NULL, officer_id INTEGER NOT NULL,
+            PRIMARY KEY (task_kind, task_id, officer_id)
+        ) WITHOUT ROWID;
+
         CREATE TABLE mutations (
             user_id INTEGER NOT NULL, mutation_id TEXT NOT NULL, content_hash TEXT NOT NULL,
             result TEXT NOT NULL, received_at TEXT NOT NULL,
@@ -342,3 +347,103 @@ def apply(db: Database) -> list[str]:
 
 def applied(db: Database) -> list[str]:
     return [m.name for m in migrations.applied(db)]
+
+
+@migrations(name="m005_supervision")
+def m005_supervision(db: Database) -> None:
+    """Supervision: report indexes, escalation steps, visit reviews, grid centroids, and
+    the outcome feed the warning platform polls (filled by a trigger, in the same
+    transaction as the change that closed the warning, so no outcome can be lost)."""
+    _run(
+        db,
+        """
+        CREATE INDEX warnings_city_created ON warnings(city_id, created_at);
+        CREATE INDEX warnings_county_created ON warnings(county_id, created_at);
+        CREATE INDEX warnings_station_created ON warnings(station_id, created_at);
+        CREATE INDEX warnings_open_created ON warnings(created_at)
+            WHERE state IN ('new', 'dispatched', 'in_progress');
+        CREATE INDEX visit_logs_supersedes ON visit_logs(supersedes)
+            WHERE supersedes IS NOT NULL;
+        CREATE INDEX visit_logs_county ON visit_logs(county_id, seq);
+        CREATE INDEX visit_logs_city ON visit_logs(city_id, seq);
+        CREATE INDEX visit_logs_station_seq ON visit_logs(station_id, seq);
+        CREATE INDEX rejected_mutations_user ON rejected_mutations(user_id, id);
+        CREATE INDEX mutations_user_received ON mutations(user_id, received_at);
+        CREATE INDEX conflicts_entry ON conflicts(entry_id) WHERE entry_id IS NOT NULL;
+
+        CREATE TABLE escalations (
+            id INTEGER PRIMARY KEY,
+            warning_id INTEGER NOT NULL REFERENCES warnings(id),
+            kind TEXT NOT NULL CHECK (kind IN ('contact', 'outcome')),
+            level TEXT NOT NULL CHECK (level IN ('station', 'county', 'city')),
+            due_at TEXT NOT NULL,
+            at TEXT NOT NULL,
+            city_id TEXT, county_id TEXT, station_id TEXT,
+            UNIQUE (warning_id, kind, level)
+        );
+        CREATE INDEX escalations_station ON escalations(station_id, id);
+        CREATE INDEX escalations_county ON escalations(county_id, id);
+        CREATE INDEX escalations_city ON escalations(city_id, id);
+
+        CREATE TABLE visit_reviews (
+            entry_id TEXT PRIMARY KEY REFERENCES visit_logs(entry_id),
+            task_kind TEXT NOT NULL, task_id INTEGER NOT NULL,
+            decision TEXT NOT NULL CHECK (decision IN ('approved', 'returned')),
+            reasons TEXT NOT NULL, note TEXT,
+            reviewer_id INTEGER NOT NULL, reviewed_at TEXT NOT NULL,
+            city_id TEXT, county_id TEXT, station_id TEXT
+        );
+
+        CREATE TABLE grid_positions (
+            code TEXT PRIMARY KEY REFERENCES grids(code),
+            lat REAL NOT NULL, lon REAL NOT NULL
+        );
+
+        CREATE TABLE outcome_feed (
+            id INTEGER PRIMARY KEY,
+            delivery_id TEXT NOT NULL UNIQUE,
+            client_id INTEGER NOT NULL,
+            warning_id INTEGER NOT NULL,
+            payload TEXT NOT NULL,
+            at TEXT NOT NULL
+        );
+        CREATE INDEX outcome_feed_client ON outcome_feed(client_id, id);
+
+        CREATE TABLE webhook_state (
+            name TEXT PRIMARY KEY,
+            last_id INTEGER NOT NULL DEFAULT 0,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt_at TEXT,
+            last_error TEXT,
+            delivered INTEGER NOT NULL DEFAULT 0
+        )
+        """,
+    )
+    # One statement each (their bodies hold semicolons). A warning that reaches a final
+    # state, or whose outcome changes once final, puts one item on the feed; its delivery
+    # id names that event, so a platform drops a redelivery by it.
+    db.execute(
+        """
+        CREATE TRIGGER warnings_outcome_feed AFTER UPDATE OF state, outcome ON warnings
+        WHEN NEW.state IN ('completed', 'unreachable', 'cancelled')
+            AND (OLD.state IS NOT NEW.state OR OLD.outcome IS NOT NEW.outcome)
+        BEGIN
+            INSERT INTO outcome_feed (delivery_id, client_id, warning_id, payload, at)
+            VALUES (
+                printf('out-%d-v%d', NEW.id, NEW.version), NEW.client_id, NEW.id,
+                json_object(
+                    'warning_id', NEW.id, 'platform_id', NEW.platform_id,
+                    'state', NEW.state, 'outcome', NEW.outcome,
+                    'contact', NEW.outcome_contact, 'officer_id', NEW.outcome_officer_id,
+                    'amount_prevented', (SELECT amount_prevented FROM visit_logs
+                                         WHERE entry_id = NEW.outcome_entry_id),
+                    'first_contact_at', NEW.first_contact_at,
+                    'closed_at', NEW.closed_at, 'cancel_reason', NEW.cancel_reason,
+                    'county_id', NEW.county_id, 'station_id', NEW.station_id
+                ),
+                NEW.updated_at
+            )
+            ON CONFLICT (delivery_id) DO NOTHING;
+        END
+        """
+    )

@@ -443,6 +443,12 @@ class PushBatch:
             " (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             self.visits,
         )
+        # Who recorded on a task keeps it in scope; kept apart from the visit log so that
+        # a scope refresh reads a handful of rows, not every visit ever made.
+        conn.executemany(
+            "INSERT OR IGNORE INTO task_visitors (task_kind, task_id, officer_id) VALUES (?, ?, ?)",
+            {(v[1], v[2], v[3]) for v in self.visits},
+        )
         conn.executemany(
             "INSERT INTO field_values (task_kind, task_id, field, value, hlc, user_id)"
             " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (task_kind, task_id, field) DO UPDATE"

@@ -218,7 +218,7 @@ def _load_scope_inputs(conn: sqlite3.Connection, keys: list[tuple[str, int]]) ->
                 ):
                     assignees[(kind, r["task_id"])].add(r["officer_id"])
             for r in conn.execute(
-                "SELECT DISTINCT task_id, officer_id FROM visit_logs"  # noqa: S608
+                "SELECT task_id, officer_id FROM task_visitors"  # noqa: S608
                 f" WHERE task_kind = ? AND task_id IN ({marks})",
                 (kind, *chunk),
             ):
