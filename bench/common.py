@@ -71,7 +71,11 @@ def demo_server(db: Path, **env: str) -> Iterator[tuple[str, subprocess.Popen[by
         yield base, server
     finally:
         server.terminate()
-        server.wait(10)
+        try:
+            server.wait(15)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait(5)
 
 
 def officer_grids(db: Path) -> dict[str, list[str]]:

@@ -17,12 +17,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import random
-import socket
 import sqlite3
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -35,64 +32,15 @@ import msgspec
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.common import demo_server, percentile, rss_kib  # noqa: E402
 from server.demo import DEMO_PASSWORD, DEMO_PLATFORM_SECRET, random_warning  # noqa: E402
 
 OPEN_AT_ONCE = 100  # connections opened concurrently: stays far below the listen backlog
 EVENT_TIMEOUT = 5.0  # an event later than this counts as missed
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def wait_up(base: str) -> None:
-    for _ in range(300):
-        try:
-            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    raise SystemExit("server did not start")
-
-
-def start_server(db: Path, port: int) -> subprocess.Popen[bytes]:
-    env = {
-        **os.environ,
-        "BEATSYNC_LOG_LEVEL": "warning",
-        # Only the seeding and the logins hash; the default cost would make 90 logins
-        # take most of the bench's time and measure nothing it is about.
-        "BEATSYNC_ARGON2_TIME_COST": "1",
-        "BEATSYNC_ARGON2_MEMORY_KIB": "1024",
-    }
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "server.cli",
-            "serve",
-            "--demo",
-            "--db",
-            str(db),
-            "--port",
-            str(port),
-            "--feed-interval",
-            "3600",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-
-
 def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError("no VmRSS")
+    return rss_kib(pid) / 1024
 
 
 def officer_grids(db: Path) -> tuple[dict[int, str], dict[int, list[str]]]:
@@ -183,11 +131,6 @@ async def open_streams(
     return streams
 
 
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-
-
 async def measure_dispatch(
     base: str, streams: list[EventStream], grids: dict[int, list[str]], warnings: int
 ) -> tuple[list[float], int]:
@@ -257,8 +200,8 @@ async def run(args: argparse.Namespace, base: str, port: int, pid: int, db: Path
         f" {len(streams)} streams connected:"
     )
     print(
-        f"  events {len(ms)}, missed {missed}; p50 {percentile(ms, 0.50):.1f} ms,"
-        f" p90 {percentile(ms, 0.90):.1f} ms, p99 {percentile(ms, 0.99):.1f} ms,"
+        f"  events {len(ms)}, missed {missed}; p50 {percentile(ms, 50):.1f} ms,"
+        f" p90 {percentile(ms, 90):.1f} ms, p99 {percentile(ms, 99):.1f} ms,"
         f" max {max(ms):.1f} ms, mean {statistics.fmean(ms):.1f} ms"
         f"   (target: p99 < 1000 ms)"
     )
@@ -293,19 +236,9 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         db = Path(tmp) / "bench.db"
-        port = free_port()
-        base = f"http://127.0.0.1:{port}"
-        server = start_server(db, port)
-        try:
-            wait_up(base)
+        with demo_server(db) as (base, server):
+            port = int(base.rsplit(":", 1)[1])
             asyncio.run(asyncio.wait_for(run(args, base, port, server.pid, db), 170))
-        finally:
-            server.terminate()
-            try:
-                server.wait(15)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                server.wait(5)
 
 
 if __name__ == "__main__":

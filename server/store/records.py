@@ -124,39 +124,6 @@ class Queue(StrEnum):
     CITY = "city"
 
 
-class WarningRecord(msgspec.Struct, frozen=True, kw_only=True):
-    id: int
-    client_id: int
-    platform_id: str
-    payload_hash: str
-    resident_name: str
-    resident_phone: str
-    resident_address: str
-    resident_id_number: str | None
-    grid_code: str
-    county_code: str | None
-    source: str
-    fraud_type: str
-    risk_level: str
-    summary: str | None
-    issued_at: datetime
-    deadline_at: datetime
-    state: WarningState
-    city_id: str
-    county_id: str | None
-    station_id: str | None
-    officer_id: int | None
-    queue: Queue
-    routing_reason: str | None
-    outcome: str | None
-    cancel_reason: str | None
-    dispatched_at: datetime | None
-    version: int
-    seq: int
-    created_at: datetime
-    updated_at: datetime
-
-
 class NewWarning(msgspec.Struct, frozen=True, kw_only=True):
     """A routed warning ready to insert; the service has validated and routed it."""
 
@@ -182,6 +149,19 @@ class NewWarning(msgspec.Struct, frozen=True, kw_only=True):
     officer_id: int | None
     queue: Queue
     routing_reason: str | None
+
+
+class WarningRecord(NewWarning, frozen=True, kw_only=True):
+    """A stored warning: what was routed in, and what happened to it since."""
+
+    id: int
+    outcome: str | None
+    cancel_reason: str | None
+    dispatched_at: datetime | None
+    version: int
+    seq: int
+    created_at: datetime
+    updated_at: datetime
 
 
 class PublicityStatus(StrEnum):

@@ -5,7 +5,6 @@ back a body only once the app has finished it, which a stream never does."""
 from __future__ import annotations
 
 import queue
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -13,13 +12,13 @@ from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 from litestar import Litestar
 
 from clients.device import DeviceClient, RetryPolicy
 from tests.sim.world import Api
 from tests.support.api import a_warning
 from tests.support.city import PASSWORD
+from tests.support.live import serve_in_thread
 
 O1_GRID = "411602001001"
 FAST = RetryPolicy(attempts=3, base_seconds=0.02, cap_seconds=0.1)
@@ -27,24 +26,8 @@ FAST = RetryPolicy(attempts=3, base_seconds=0.02, cap_seconds=0.1)
 
 @pytest.fixture
 def live(app: Litestar) -> Iterator[str]:
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(
-        uvicorn.Config(
-            app, log_config=None, access_log=False, lifespan="off", timeout_graceful_shutdown=1
-        )
-    )
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.01)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(10)
-    sock.close()
+    with serve_in_thread(app) as base:
+        yield base
 
 
 @pytest.fixture

@@ -114,3 +114,54 @@ async def pull_all(
         cursor = page["cursor"]
         if not page["has_more"]:
             return changes, cursor, page["checksum"]
+
+
+async def double_visit(client: httpx.AsyncClient, city: Any, store: Any) -> tuple[int, int]:
+    """o1 phoned and was refused; o2, assigned meanwhile, went to the door later.
+
+    Returns (warning id, id of the double_visit conflict o2's push produced).
+    """
+    from server.store.records import Actor
+    from tests.support.api import a_warning, as_platform, as_user
+
+    out = (
+        await client.post(
+            "/api/v1/platform/warnings",
+            headers=await as_platform(client),
+            json={"warnings": [a_warning("411602001001")]},
+        )
+    ).json()
+    warning = int(out["results"][0]["warning_id"])
+    o1 = await as_user(client, "o1")
+    await push(
+        client,
+        o1,
+        visit(
+            warning, contact="phone", outcome="refused", hlc_text=hlc("phone-o1", 1_764_050_000_000)
+        ),
+    )
+    # Reopening for a second try is a supervisor's job; here o2 was assigned before o1's
+    # push arrived, so o2's visit is the second visit on a closed warning.
+    store.update_warning(
+        warning,
+        store.get_warning(warning).version,
+        {"officer_id": city.id("o2")},
+        "warning.reassign",
+        Actor(user_id=city.id("sup1")),
+    )
+    o2 = await as_user(client, "o2")
+    [verdict] = (
+        await push(
+            client,
+            o2,
+            visit(
+                warning,
+                node="phone-o2",
+                contact="face_to_face",
+                outcome="dissuaded",
+                hlc_text=hlc("phone-o2", 1_764_060_000_000),
+            ),
+        )
+    )["results"]
+    assert verdict["status"] == "conflict", verdict
+    return warning, int(verdict["conflict_id"])

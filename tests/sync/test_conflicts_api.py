@@ -5,11 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from server.store.interface import Store
-from server.store.records import Actor
 from tests.support.api import a_warning, as_platform, as_user, assert_problem
 from tests.support.city import TinyCity
-from tests.support.sync import hlc, pull_all, push, set_notes, visit
+from tests.support.sync import double_visit, hlc, pull_all, push, set_notes, visit
 
 pytestmark = pytest.mark.anyio
 
@@ -23,41 +21,6 @@ async def deliver(client, grid: str = "411602001001") -> int:
         )
     ).json()
     return int(out["results"][0]["warning_id"])
-
-
-async def double_visit(client, city: TinyCity, store: Store) -> tuple[int, int]:
-    """o1 phoned and was refused; o2, assigned meanwhile, went to the door later."""
-    warning = await deliver(client)
-    o1 = await as_user(client, "o1")
-    await push(
-        client,
-        o1,
-        visit(
-            warning, contact="phone", outcome="refused", hlc_text=hlc("phone-o1", 1_764_050_000_000)
-        ),
-    )
-    store.update_warning(
-        warning,
-        store.get_warning(warning).version,
-        {"officer_id": city.id("o2")},
-        "warning.reassign",
-        Actor(user_id=city.id("sup1")),
-    )
-    o2 = await as_user(client, "o2")
-    [verdict] = (
-        await push(
-            client,
-            o2,
-            visit(
-                warning,
-                node="phone-o2",
-                contact="face_to_face",
-                outcome="dissuaded",
-                hlc_text=hlc("phone-o2", 1_764_060_000_000),
-            ),
-        )
-    )["results"]
-    return warning, int(verdict["conflict_id"])
 
 
 async def test_a_supervisor_lists_conflicts_with_both_sides_and_the_rule(

@@ -8,8 +8,6 @@ does. So these stories run the app under uvicorn on 127.0.0.1, in a thread.
 from __future__ import annotations
 
 import asyncio
-import socket
-import threading
 import time
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -17,12 +15,12 @@ from typing import Any
 import httpx
 import msgspec
 import pytest
-import uvicorn
 from litestar import Litestar
 
 from server.sync.events import ScopeNotifier
 from tests.support.api import a_warning, as_platform, as_user, assert_problem, login
 from tests.support.city import TinyCity
+from tests.support.live import serve_in_thread
 
 pytestmark = pytest.mark.anyio
 EVENTS = "/api/v1/sync/events"
@@ -32,23 +30,8 @@ WAIT = "/api/v1/sync/wait"
 @pytest.fixture
 def live(app: Litestar) -> Iterator[str]:
     """The app served by uvicorn on a free loopback port, in a thread of its own."""
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(
-        app, log_config=None, access_log=False, lifespan="off", timeout_graceful_shutdown=1
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.01)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(10)
-    sock.close()
+    with serve_in_thread(app) as base:
+        yield base
 
 
 @pytest.fixture

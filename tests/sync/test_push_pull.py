@@ -8,7 +8,7 @@ from server.store.interface import Store
 from sync import checksum
 from tests.support.api import a_warning, as_platform, as_user, assert_problem
 from tests.support.city import TinyCity
-from tests.support.sync import hlc, pull_all, push, set_notes, visit
+from tests.support.sync import double_visit, hlc, pull_all, push, set_notes, visit
 
 pytestmark = pytest.mark.anyio
 
@@ -184,45 +184,13 @@ async def test_a_visit_after_cancellation_stands_and_is_flagged_for_review(
 async def test_two_officers_visit_and_face_to_face_beats_phone(
     client, city: TinyCity, store: Store
 ) -> None:
-    [warning] = await deliver(client, a_warning("411602001001"))
-    o1 = await as_user(client, "o1")
-    sup1 = await as_user(client, "sup1")
-    # o1 phoned first and was refused; then it went to o2, who went to the door.
-    await push(
-        client,
-        o1,
-        visit(
-            warning, contact="phone", outcome="refused", hlc_text=hlc("phone-o1", 1_764_050_000_000)
-        ),
-    )
-    # Reopening for a second try is a supervisor's job; here o2 was assigned before o1's
-    # push arrived, so o2's visit is the second visit on a closed warning.
-    store.update_warning(
-        warning,
-        store.get_warning(warning).version,
-        {"officer_id": city.id("o2")},
-        "warning.reassign",
-        __import__("server.store.records", fromlist=["Actor"]).Actor(user_id=city.id("sup1")),
-    )
-    o2 = await as_user(client, "o2")
-    [verdict] = (
-        await push(
-            client,
-            o2,
-            visit(
-                warning,
-                node="phone-o2",
-                contact="face_to_face",
-                outcome="dissuaded",
-                hlc_text=hlc("phone-o2", 1_764_060_000_000),
-            ),
-        )
-    )["results"]
-    assert verdict["status"] == "conflict"
-    conflict = store.get_conflict(verdict["conflict_id"])
+    warning, conflict_id = await double_visit(client, city, store)
+    conflict = store.get_conflict(conflict_id)
+    assert conflict is not None
     assert conflict.rule == "double_visit"
     assert conflict.winner["outcome"] == "dissuaded"
     assert conflict.loser["outcome"] == "refused"
+    sup1 = await as_user(client, "sup1")
     seen = (await client.get(f"/api/v1/warnings/{warning}", headers=sup1)).json()
     assert seen["outcome"] == "dissuaded"
     assert len(store.visit_logs_for("warning", warning)) == 2
