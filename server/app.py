@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+import httpx
 from litestar import Litestar
 from litestar.datastructures import State
 from litestar.di import Provide
@@ -22,16 +23,27 @@ from server.clock import Clock, SystemClock
 from server.conflicts.controller import ConflictController
 from server.deps import provide_principal
 from server.devices.controller import DeviceController
+from server.escalation import service as escalation
+from server.escalation.controller import EscalationController
+from server.escalation.notifier import UnitNotifier
 from server.health import HealthController, PingController
+from server.loop import service as loop
+from server.loop.controller import OutcomeFeedController, WebhookController
 from server.middleware import PUBLIC_PATHS, BearerAuthMiddleware, RequestContextMiddleware
 from server.openapi import add_problem_responses
 from server.org.controller import OrgController, OrgImportController
+from server.oversight.controller import OversightController
 from server.problems import problem_response
 from server.publicity.controller import PublicityTaskController
+from server.reports.controller import ReportController
+from server.review.controller import ReviewController
 from server.settings import Settings, load_settings
 from server.store.interface import Store, open_store
 from server.sync.controller import SyncController
 from server.sync.events import ScopeNotifier
+from server.uploads.controller import upload_routes
+from server.uploads.service import UploadService
+from server.uploads.storage import FileSystemStorage
 from server.warnings.controller import PlatformWarningController, WarningController
 
 API_VERSION = "1.0.0"
@@ -48,6 +60,12 @@ ROUTE_HANDLERS = [
     OrgImportController,
     SyncController,
     ConflictController,
+    ReportController,
+    EscalationController,
+    OutcomeFeedController,
+    WebhookController,
+    ReviewController,
+    OversightController,
 ]
 
 
@@ -74,8 +92,10 @@ def create_app(
     store: Store | None = None,
     clock: Clock | None = None,
     passwords: Passwords | None = None,
+    webhook_transport: httpx.BaseTransport | None = None,
 ) -> Litestar:
-    """Build the app. Pass a store, clock or password hasher to swap them (tests do)."""
+    """Build the app. Pass a store, clock, password hasher or the webhooks' HTTP transport
+    to swap them (tests do)."""
     settings = settings or load_settings()
     settings.check()
     owns_store = store is None
@@ -87,6 +107,9 @@ def create_app(
     the_store = store
     notifier = ScopeNotifier()
     store.on_scope_change(notifier.listener)
+    unit_notifier = UnitNotifier()
+    webhook_sender = loop.WebhookSender(store, settings, webhook_transport)
+    uploads = UploadService(store, settings, FileSystemStorage(settings.photo_path))
 
     def _store() -> Store:
         return the_store
@@ -102,8 +125,18 @@ def create_app(
     def _start() -> None:
         if settings.maintenance_interval_seconds > 0:
             tasks.append(
-                asyncio.get_running_loop().create_task(maintenance.run_forever(the_store, settings))
+                asyncio.get_running_loop().create_task(
+                    maintenance.run_forever(the_store, settings, uploads.sweep)
+                )
             )
+        if settings.escalation_interval_seconds > 0:
+            tasks.append(
+                asyncio.get_running_loop().create_task(
+                    escalation.run_forever(the_store, settings, unit_notifier)
+                )
+            )
+        if settings.webhook_url and settings.webhook_interval_seconds > 0:
+            tasks.append(asyncio.get_running_loop().create_task(loop.run_forever(webhook_sender)))
 
     async def _close() -> None:
         for task in tasks:
@@ -112,7 +145,7 @@ def create_app(
             the_store.close()
 
     app = Litestar(
-        route_handlers=ROUTE_HANDLERS,
+        route_handlers=[*ROUTE_HANDLERS, *upload_routes(settings.photo_max_bytes)],
         dependencies={
             "store": Provide(_store, sync_to_thread=False),
             "settings": Provide(_settings, sync_to_thread=False),
@@ -130,6 +163,9 @@ def create_app(
                 "store": store,
                 "settings": settings,
                 "notifier": notifier,
+                "unit_notifier": unit_notifier,
+                "webhook_sender": webhook_sender,
+                "uploads": uploads,
             }
         ),
         on_startup=[_start],

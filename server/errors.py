@@ -48,6 +48,18 @@ class ErrorCode(StrEnum):
     TOO_MANY_ATTEMPTS = "too_many_attempts"
     # 500
     INTERNAL_ERROR = "internal_error"
+    # photo uploads (tus 1.0.0, server/uploads)
+    PHOTO_TOO_LARGE = "photo_too_large"
+    UNSUPPORTED_IMAGE_TYPE = "unsupported_image_type"
+    TUS_VERSION_UNSUPPORTED = "tus_version_unsupported"
+    UPLOAD_OFFSET_MISMATCH = "upload_offset_mismatch"
+    UPLOAD_LOCKED = "upload_locked"
+    UPLOAD_GONE = "upload_gone"
+    CHECKSUM_ALGORITHM_UNSUPPORTED = "checksum_algorithm_unsupported"
+    CHECKSUM_MISMATCH = "checksum_mismatch"
+    PHOTO_HASH_MISMATCH = "photo_hash_mismatch"
+    UPLOAD_QUOTA_EXCEEDED = "upload_quota_exceeded"
+    RANGE_NOT_SATISFIABLE = "range_not_satisfiable"
 
 
 # code -> (HTTP status, title). Titles are stable, details vary per occurrence.
@@ -81,6 +93,20 @@ ERROR_TABLE: dict[ErrorCode, tuple[int, str]] = {
     ErrorCode.IMPORT_REJECTED: (422, "The file has errors; nothing was imported"),
     ErrorCode.TOO_MANY_ATTEMPTS: (429, "Too many failed attempts; wait and retry"),
     ErrorCode.INTERNAL_ERROR: (500, "Internal error; it has been logged"),
+    ErrorCode.PHOTO_TOO_LARGE: (413, "The photo is larger than this server takes"),
+    ErrorCode.UNSUPPORTED_IMAGE_TYPE: (415, "Not a JPEG, PNG, HEIC/HEIF or WebP image"),
+    ErrorCode.TUS_VERSION_UNSUPPORTED: (412, "Send Tus-Resumable: 1.0.0"),
+    ErrorCode.UPLOAD_OFFSET_MISMATCH: (409, "Upload-Offset is not where the upload stands"),
+    ErrorCode.UPLOAD_LOCKED: (423, "Another request is writing to this upload; retry"),
+    ErrorCode.UPLOAD_GONE: (410, "The upload expired or was discarded; create a new one"),
+    ErrorCode.CHECKSUM_ALGORITHM_UNSUPPORTED: (
+        400,
+        "Upload-Checksum names an unsupported algorithm",
+    ),
+    ErrorCode.CHECKSUM_MISMATCH: (460, "The chunk does not match its Upload-Checksum"),
+    ErrorCode.PHOTO_HASH_MISMATCH: (422, "The photo's bytes do not match its declared sha256"),
+    ErrorCode.UPLOAD_QUOTA_EXCEEDED: (429, "Too many unfinished uploads; finish or end some"),
+    ErrorCode.RANGE_NOT_SATISFIABLE: (416, "The requested range is outside the photo"),
 }
 
 # Codes after which the app must drop every resident's data it holds.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from datetime import timedelta
 
 import anyio
@@ -14,8 +15,13 @@ from server.store.interface import Store
 log = get_logger("beatsync.maintenance")
 
 
-def run_once(store: Store, settings: Settings) -> tuple[int, int]:
-    """One pass: (tasks dropped from scopes, change-log rows forgotten)."""
+def run_once(
+    store: Store, settings: Settings, sweep_photos: Callable[[], object] | None = None
+) -> tuple[int, int]:
+    """One pass: (tasks dropped from scopes, change-log rows forgotten). `sweep_photos`
+    removes expired uploads and unclaimed photos (server/uploads), when given."""
+    if sweep_photos is not None:
+        sweep_photos()
     swept = store.sweep_retention(timedelta(hours=settings.scope_retention_hours))
     compacted = store.compact_changes(store.clock.now() - timedelta(days=settings.change_log_days))
     if swept or compacted:
@@ -23,10 +29,12 @@ def run_once(store: Store, settings: Settings) -> tuple[int, int]:
     return swept, compacted
 
 
-async def run_forever(store: Store, settings: Settings) -> None:
+async def run_forever(
+    store: Store, settings: Settings, sweep_photos: Callable[[], object] | None = None
+) -> None:
     while True:
         try:
-            await anyio.to_thread.run_sync(run_once, store, settings)
+            await anyio.to_thread.run_sync(run_once, store, settings, sweep_photos)
         except Exception:
             log.exception("maintenance_failed")
         await asyncio.sleep(settings.maintenance_interval_seconds)

@@ -49,6 +49,21 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     webhook_secret: str = ""
     webhook_interval_seconds: int = 5
     webhook_max_backoff_seconds: int = 600
+    # Photos (server/uploads): where they are kept (empty: a folder beside the database),
+    # the largest one taken, unfinished uploads per user, and how long an upload or a
+    # photo no visit log claims is kept.
+    photo_dir: str = ""
+    photo_max_bytes: int = 20 * 1024 * 1024
+    upload_quota: int = 30
+    upload_expiry_hours: int = 168
+
+    @property
+    def photo_path(self) -> str:
+        """The photo directory: the setting, else `<database without .db>-photos` beside it."""
+        if self.photo_dir:
+            return self.photo_dir
+        base, ext = os.path.splitext(self.database_path)
+        return (base if ext else self.database_path) + "-photos"
 
     def check(self) -> None:
         """Raise SettingsError when these settings must not be used to start."""
@@ -59,6 +74,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
                 raise SettingsError("BEATSYNC_JWT_SECRET must be at least 32 characters")
         if self.access_token_ttl_seconds <= 0 or self.refresh_token_ttl_seconds <= 0:
             raise SettingsError("token lifetimes must be positive")
+        if self.photo_max_bytes <= 0 or self.upload_quota <= 0 or self.upload_expiry_hours <= 0:
+            raise SettingsError("photo size, upload quota and upload expiry must be positive")
         self.deadline_minutes()
         if self.escalation_step_minutes <= 0:
             raise SettingsError("BEATSYNC_ESCALATION_STEP_MINUTES must be positive")
@@ -116,6 +133,10 @@ ENV_VARS: dict[str, str] = {
     "BEATSYNC_WEBHOOK_SECRET": "webhook_secret",
     "BEATSYNC_WEBHOOK_INTERVAL": "webhook_interval_seconds",
     "BEATSYNC_WEBHOOK_MAX_BACKOFF": "webhook_max_backoff_seconds",
+    "BEATSYNC_PHOTO_DIR": "photo_dir",
+    "BEATSYNC_PHOTO_MAX_BYTES": "photo_max_bytes",
+    "BEATSYNC_UPLOAD_QUOTA": "upload_quota",
+    "BEATSYNC_UPLOAD_EXPIRY_HOURS": "upload_expiry_hours",
 }
 
 

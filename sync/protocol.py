@@ -135,6 +135,14 @@ class FieldValue(msgspec.Struct, kw_only=True):
     hlc: str
 
 
+class VisitReview(msgspec.Struct, kw_only=True):
+    """A supervisor's verdict on a visit entry."""
+
+    decision: str  # approved | returned
+    note: str | None = None
+    reviewed_at: datetime | None = None
+
+
 class VisitOut(msgspec.Struct, kw_only=True):
     entry_id: str
     task_kind: str
@@ -156,6 +164,9 @@ class VisitOut(msgspec.Struct, kw_only=True):
     materials: list[Material] = []
     completed: bool = False
     flags: list[str] = []
+    # Added with supervisors' review: their verdict on this entry, if any. A `returned`
+    # entry is to be redone: the officer records a new entry that supersedes it.
+    review: VisitReview | None = None
 
 
 class WarningTask(msgspec.Struct, kw_only=True, tag="warning", tag_field="kind"):

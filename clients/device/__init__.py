@@ -14,13 +14,14 @@ An officer's day, in a few lines::
     phone.pull()                                   # the scope, most urgent first
     warning = phone.tasks()[0]
     # At the door, no signal: this only writes the phone's database.
+    door = phone.add_photo("DCIM/door.jpg")        # kept and queued by its sha256
     phone.record_visit(
         "warning", warning.id,
         arrived_at="2026-11-25T09:20:00+08:00", contact="face_to_face",
-        outcome="dissuaded", amount_prevented=100_000,
+        outcome="dissuaded", amount_prevented=100_000, photos=[door],
     )
     phone.set_notes("warning", warning.id, "daughter lives next door")
-    # Back in coverage: send the outbox, then refresh the view.
+    # Back in coverage: send the outbox, upload the photos (resuming), refresh the view.
     pushed, pulled = phone.sync()
     print(pushed.applied, pushed.conflicts, phone.rejected(), pulled.checksum)
 """
@@ -39,6 +40,7 @@ from clients.device.errors import (
     UnsentRecords,
 )
 from clients.device.local import ConflictNote, LocalTask, Rejected
+from clients.device.photos import UploadSummary
 
 __all__ = [
     "ChecksumMismatch",
@@ -57,4 +59,5 @@ __all__ = [
     "ServerUnreachable",
     "UnknownTask",
     "UnsentRecords",
+    "UploadSummary",
 ]

@@ -34,6 +34,7 @@ from clients.device.errors import (
 )
 from clients.device.events import EventStreamParser
 from clients.device.local import ConflictNote, LocalStore, LocalTask, Rejected
+from clients.device.photos import CHUNK_BYTES, PhotoUploader, UploadSummary
 from sync.protocol import Change, VisitEntry, encoder, push_response_decoder
 from sync.vocab import EditableField
 
@@ -119,6 +120,7 @@ class DeviceClient:
         retry: RetryPolicy | None = None,
         batch_size: int = PUSH_BATCH,
         page_size: int = PULL_PAGE,
+        photo_chunk_bytes: int = CHUNK_BYTES,
     ) -> None:
         if not timeout or timeout <= 0:
             raise ValueError("a device never waits without a limit: timeout must be > 0")
@@ -141,6 +143,16 @@ class DeviceClient:
         )
         self.http.auth = RefreshingBearer(
             self.local, self.http.base_url.join("api/v1/auth/refresh")
+        )
+        db_file = Path(db_path)
+        self.photos = PhotoUploader(
+            self.http,
+            self.local,
+            db_file.with_name(f"{db_file.stem}-photos"),
+            retry=self.retry,
+            delay=lambda n: self._sleep(self.retry.delay(n, self._rng)),
+            checked=self._checked,
+            chunk_bytes=photo_chunk_bytes,
         )
 
     def close(self) -> None:
@@ -199,6 +211,21 @@ class DeviceClient:
         )
         self.local.record_visit(kind, task_id, visit, self._new_id(), self._now_ms())
         return entry_id
+
+    def add_photo(self, source: str | Path | bytes, filename: str | None = None) -> str:
+        """Keep a photo just taken (a file or its bytes) and queue it for upload; returns
+        its sha256, to name in a visit's `photos`. Works offline."""
+        return self.photos.add(source, filename, self._now_ms())
+
+    def upload_photos(self) -> UploadSummary:
+        """Upload every queued photo, resuming each where the server stands (tus). A photo
+        is `done` only once the server confirms it holds every byte."""
+        return self.photos.upload_all()
+
+    def photo_state(self, sha256: str) -> str | None:
+        """`pending`, `done` (the server holds it) or `rejected`; None if not taken here."""
+        row = self.local.photo(sha256)
+        return None if row is None else str(row["state"])
 
     def set_notes(self, kind: str, task_id: int, value: str | None) -> str:
         """Edit the officer's notes on a task; returns the mutation id. Offline too."""
@@ -301,8 +328,12 @@ class DeviceClient:
             self.local.start_from_zero()
 
     def sync(self) -> tuple[PushSummary, PullSummary]:
-        """Push, then pull: what the officer recorded goes up before the view is refreshed."""
-        return self.push(), self.pull()
+        """Push, upload photos, then pull: what the officer recorded goes up before the view
+        is refreshed, and a visit log reaches the server before its photos (a photo that
+        no visit log names is removed after a while)."""
+        pushed = self.push()
+        self.upload_photos()
+        return pushed, self.pull()
 
     # -- reading -------------------------------------------------------------------------
 

@@ -13,7 +13,10 @@ Tables:
 - `recorded`: every mutation made here, with the verdict once it is known;
 - `rejected`: mutations the server refused, kept for the officer to see;
 - `conflicts`: mutations the server applied with a conflict on record;
-- `snapshot_seen`: the tasks a from-zero pull has delivered so far (see `apply_page`).
+- `snapshot_seen`: the tasks a from-zero pull has delivered so far (see `apply_page`);
+- `photos`: the upload queue: each photo taken here by sha256, its copy on this device,
+  the tus upload URL once created, and `pending` until the server holds it (`done`), or
+  `rejected` with the server's code.
 """
 
 from __future__ import annotations
@@ -70,10 +73,22 @@ CREATE TABLE IF NOT EXISTS conflicts (
     task_id INTEGER NOT NULL, at TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS snapshot_seen (
     kind TEXT NOT NULL, id INTEGER NOT NULL, PRIMARY KEY (kind, id));
+CREATE TABLE IF NOT EXISTS photos (
+    sha256 TEXT PRIMARY KEY, path TEXT NOT NULL, size INTEGER NOT NULL,
+    filename TEXT NOT NULL, filetype TEXT NOT NULL, upload_url TEXT,
+    state TEXT NOT NULL DEFAULT 'pending', code TEXT, added_at TEXT NOT NULL);
 """
 # Everything that goes on a wipe. The device id and the HLC stay: they describe the
 # install, not the officer, and the HLC must never run backwards on this node.
-WIPED_TABLES = ("tasks", "outbox", "recorded", "rejected", "conflicts", "snapshot_seen")
+WIPED_TABLES = (
+    "tasks",
+    "outbox",
+    "recorded",
+    "rejected",
+    "conflicts",
+    "snapshot_seen",
+    "photos",
+)
 WIPED_STATE = ("access_token", "refresh_token", "user", "cursor", "snapshot_open", "event_seq")
 
 _task_decoder: msgspec.json.Decoder[Task] = msgspec.json.Decoder(Task)
@@ -97,6 +112,8 @@ class LocalTask:
     pending: list[VisitEntry]
     # officer_notes as shown: this device's own unsent edit first, else the server's value.
     notes: str | None
+    # Photos of this task's visits taken here that the server does not hold yet (sha256).
+    photos_pending: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -210,7 +227,7 @@ class LocalStore:
             if previous is not None:
                 before = msgspec.json.decode(previous, type=dict[str, Any]).get("id")
                 if before != user.get("id"):
-                    if self._count("outbox"):
+                    if self._count("outbox") or self._pending_photos():
                         raise UnsentRecords(
                             "this device holds unsent records of another officer; that"
                             " officer must sign in and sync first"
@@ -606,6 +623,14 @@ class LocalStore:
         ).fetchone()
         if unsent is not None:
             notes = unsent[0]
+        named = {p for v in visits for p in v.photos} | {p for e in pending for p in e.photos}
+        waiting = tuple(
+            sorted(
+                r[0]
+                for r in self.db.execute("SELECT sha256 FROM photos WHERE state != 'done'")
+                if r[0] in named
+            )
+        )
         return LocalTask(
             kind=row["kind"],
             id=row["id"],
@@ -614,6 +639,7 @@ class LocalStore:
             visits=visits,
             pending=[e for e in pending if e.entry_id not in on_server],
             notes=notes,
+            photos_pending=waiting,
         )
 
     def _count(self, table: str) -> int:
@@ -622,6 +648,49 @@ class LocalStore:
     def counts(self) -> dict[str, int]:
         with self._lock:
             return {t: self._count(t) for t in ("tasks", "outbox", "recorded", "rejected")}
+
+    # -- photos --------------------------------------------------------------------------
+
+    def add_photo(
+        self, sha256: str, path: str, size: int, filename: str, filetype: str, now_ms: int
+    ) -> None:
+        """Queue a photo for upload (once per sha256: taking it twice changes nothing)."""
+        with self.atomic():
+            self.db.execute(
+                "INSERT OR IGNORE INTO photos (sha256, path, size, filename, filetype, state,"
+                " added_at) VALUES (?, ?, ?, ?, ?, 'pending', ?)",
+                (sha256, path, size, filename, filetype, _iso_ms(now_ms)),
+            )
+
+    def photos_to_upload(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return [
+                dict(r)
+                for r in self.db.table("photos").rows_where(
+                    "state = 'pending'", order_by="added_at, sha256"
+                )
+            ]
+
+    def photo(self, sha256: str) -> dict[str, Any] | None:
+        with self._lock:
+            rows = list(self.db.table("photos").rows_where("sha256 = ?", [sha256], limit=1))
+        return rows[0] if rows else None
+
+    def save_upload_url(self, sha256: str, url: str | None) -> None:
+        with self.atomic():
+            self.db.execute("UPDATE photos SET upload_url = ? WHERE sha256 = ?", (url, sha256))
+
+    def settle_photo(self, sha256: str, state: str, code: str | None = None) -> None:
+        """`done` once the server holds the photo; `rejected` (with its code) for good."""
+        with self.atomic():
+            self.db.execute(
+                "UPDATE photos SET state = ?, code = ? WHERE sha256 = ?", (state, code, sha256)
+            )
+
+    def _pending_photos(self) -> int:
+        return int(
+            self.db.execute("SELECT count(*) FROM photos WHERE state = 'pending'").fetchone()[0]
+        )
 
     # -- events --------------------------------------------------------------------------
 
@@ -643,6 +712,9 @@ class LocalStore:
         self._forget_freed_pages()
 
     def _wipe(self) -> None:
+        # The photos' copies go with their rows: a lost phone must not keep them either.
+        for (path,) in self.db.execute("SELECT path FROM photos").fetchall():
+            Path(path).unlink(missing_ok=True)
         for table in WIPED_TABLES:
             self.db.execute(f"DELETE FROM {table}")  # noqa: S608
         for key in WIPED_STATE:

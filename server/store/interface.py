@@ -38,6 +38,7 @@ from server.store.records import (
 )
 from server.store.sqlite_tasks import WarningQuery
 from server.store.sync_records import ConflictRecord, PullRows, PushContext, RejectedMutation
+from server.store.upload_records import ClaimedPhoto, PhotoRecord, UploadRecord
 from sync.protocol import MutationResult, RecordVisit, SetField
 
 
@@ -246,9 +247,121 @@ class SyncStore(Protocol):
     def visit_logs_for(self, kind: str, task_id: int) -> list[dict[str, Any]]: ...
 
 
+class SupervisionStore(Protocol):
+    """Reports, escalation, review, the outcome feed, oversight (sqlite_supervision.py).
+
+    `limits` maps a risk level to (minutes to first contact, minutes to an outcome).
+    """
+
+    def warning_figures(
+        self,
+        column: str,
+        value: str,
+        start: datetime,
+        end: datetime,
+        now: datetime,
+        limits: dict[str, tuple[int, int]],
+        groups: Sequence[str],
+    ) -> list[dict[str, Any]]: ...
+    def contact_percentiles(
+        self, column: str, value: str, start: datetime, end: datetime, group: str | None
+    ) -> dict[Any, tuple[float, float]]: ...
+    def publicity_figures(
+        self,
+        column: str,
+        value: str,
+        first_day: str,
+        last_day: str,
+        today: str,
+        group: str | None,
+    ) -> list[dict[str, Any]]: ...
+    def escalate(
+        self, limits: dict[str, tuple[int, int]], step_minutes: int
+    ) -> list[dict[str, Any]]:
+        """Record every escalation step due now, once each, audited; return the new ones."""
+        ...
+
+    def list_escalations(
+        self,
+        column: str,
+        value: str,
+        *,
+        level: str | None = None,
+        warning_id: int | None = None,
+        after_id: int = 0,
+        limit: int = 100,
+    ) -> list[dict[str, Any]]: ...
+    def review_candidates(
+        self, column: str, value: str, *, after_seq: int, limit: int
+    ) -> list[dict[str, Any]]: ...
+    def get_visit(self, entry_id: str) -> dict[str, Any] | None: ...
+    def review_visit(
+        self,
+        entry_id: str,
+        decision: str,
+        reasons: Sequence[str],
+        note: str | None,
+        actor: Actor,
+    ) -> dict[str, Any]:
+        """Raises NotFound, ConflictError; bumps the task's version and seq, audited."""
+        ...
+
+    def set_grid_positions(self, positions: Sequence[tuple[str, float, float]]) -> int: ...
+    def outcome_feed(
+        self, client_id: int | None, after_id: int, limit: int
+    ) -> list[dict[str, Any]]: ...
+    def webhook_state(self, name: str) -> dict[str, Any]: ...
+    def save_webhook_state(self, state: dict[str, Any]) -> None: ...
+    def officer_activity(
+        self, officer_ids: Sequence[int], now: datetime, limits: dict[str, tuple[int, int]]
+    ) -> dict[int, dict[str, Any]]: ...
+
+
+class UploadStore(Protocol):
+    """Photos: tus uploads in progress, stored photos, senders, visit-log claims
+    (sqlite_uploads.py). The bytes are a PhotoStorage's (server/uploads/storage.py)."""
+
+    def create_upload(self, upload: UploadRecord, *, max_open: int) -> UploadRecord | None:
+        """None when the user holds `max_open` unfinished uploads; created complete when
+        the photo is stored already (the user is recorded as one of its senders)."""
+        ...
+
+    def get_upload(self, upload_id: str) -> UploadRecord | None: ...
+    def advance_upload(
+        self,
+        upload_id: str,
+        from_offset: int,
+        to_offset: int,
+        expires_at: datetime,
+        media_type: str | None,
+    ) -> bool:
+        """Compare and set the offset of an open upload; False when it moved meanwhile."""
+        ...
+
+    def fail_upload(self, upload_id: str) -> None: ...
+    def delete_upload(self, upload_id: str) -> bool: ...
+    def complete_upload(self, upload_id: str, photo: PhotoRecord, actor: Actor) -> PhotoRecord:
+        """Keep the photo (once per sha256, audited), its sender, the upload as complete."""
+        ...
+
+    def expired_uploads(self, now: datetime, limit: int = 500) -> list[UploadRecord]: ...
+    def delete_uploads(self, upload_ids: Sequence[str]) -> int: ...
+    def get_photo(self, sha256: str) -> PhotoRecord | None: ...
+    def photo_visible_to(self, sha256: str, scope: Jurisdiction) -> bool: ...
+    def photos_of_task(self, kind: str, task_id: int) -> list[ClaimedPhoto]: ...
+    def set_photo_thumbnail(self, sha256: str, state: int) -> None:
+        """1: a thumbnail is stored; -1: the pixels do not decode."""
+        ...
+
+    def unclaimed_photos(self, received_before: datetime, limit: int = 500) -> list[str]: ...
+    def remove_unclaimed_photo(self, sha256: str, received_before: datetime) -> bool:
+        """Forget the photo unless a visit log claims it (checked in the same transaction)."""
+        ...
+
+
 # runtime_checkable: Litestar checks injected dependencies against their annotation.
 @runtime_checkable
-class Store(CoreStore, SyncStore, Protocol):
+class Store(CoreStore, SyncStore, SupervisionStore, UploadStore, Protocol):
     """The whole interface every store implementation satisfies."""
 
 

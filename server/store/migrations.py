@@ -330,6 +330,76 @@ def m003_sync(db: Database) -> None:
         )
 
 
+@migrations(name="m004_uploads")
+def m004_uploads(db: Database) -> None:
+    """Photos: resumable uploads (tus), stored photos by sha256, who sent each, and which
+    visit logs claim it. Claims are kept by a trigger on visit_logs, so every way a visit
+    log is written links its photos, in the same transaction."""
+    _run(
+        db,
+        """
+        CREATE TABLE uploads (
+            id TEXT PRIMARY KEY,
+            user_id INTEGER NOT NULL REFERENCES users(id), device_id TEXT,
+            length INTEGER NOT NULL, received INTEGER NOT NULL DEFAULT 0,
+            sha256 TEXT NOT NULL, metadata TEXT NOT NULL, filename TEXT, filetype TEXT,
+            media_type TEXT, state TEXT NOT NULL CHECK (state IN ('open', 'complete', 'failed')),
+            created_at TEXT NOT NULL, updated_at TEXT NOT NULL, expires_at TEXT NOT NULL,
+            city_id TEXT, county_id TEXT, station_id TEXT
+        );
+        CREATE INDEX uploads_user ON uploads(user_id, state);
+        CREATE INDEX uploads_expiry ON uploads(state, expires_at);
+
+        CREATE TABLE photos (
+            sha256 TEXT PRIMARY KEY,
+            size INTEGER NOT NULL, media_type TEXT NOT NULL,
+            width INTEGER, height INTEGER, taken_at TEXT, lat REAL, lon REAL,
+            thumbnail INTEGER NOT NULL DEFAULT 0,
+            uploaded_by INTEGER NOT NULL, received_at TEXT NOT NULL
+        );
+        CREATE INDEX photos_received ON photos(received_at);
+
+        CREATE TABLE photo_owners (
+            sha256 TEXT NOT NULL, user_id INTEGER NOT NULL,
+            city_id TEXT, county_id TEXT, station_id TEXT, at TEXT NOT NULL,
+            PRIMARY KEY (sha256, user_id)
+        ) WITHOUT ROWID;
+        CREATE INDEX photo_owners_user ON photo_owners(user_id);
+
+        CREATE TABLE photo_claims (
+            sha256 TEXT NOT NULL, entry_id TEXT NOT NULL,
+            task_kind TEXT NOT NULL, task_id INTEGER NOT NULL, officer_id INTEGER NOT NULL,
+            city_id TEXT, county_id TEXT, station_id TEXT,
+            PRIMARY KEY (sha256, entry_id)
+        ) WITHOUT ROWID;
+        CREATE INDEX photo_claims_task ON photo_claims(task_kind, task_id);
+        """,
+    )
+    # One statement with a body of its own: _run would split it at its inner semicolon.
+    db.execute(
+        """
+        CREATE TRIGGER visit_logs_claim_photos AFTER INSERT ON visit_logs BEGIN
+            INSERT OR IGNORE INTO photo_claims
+                (sha256, entry_id, task_kind, task_id, officer_id, city_id, county_id,
+                 station_id)
+            SELECT DISTINCT value, NEW.entry_id, NEW.task_kind, NEW.task_id, NEW.officer_id,
+                NEW.city_id, NEW.county_id, NEW.station_id
+            FROM json_each(NEW.photos) WHERE json_valid(NEW.photos);
+        END;
+        """
+    )
+    _run(
+        db,
+        """
+        INSERT OR IGNORE INTO photo_claims
+            (sha256, entry_id, task_kind, task_id, officer_id, city_id, county_id, station_id)
+        SELECT DISTINCT j.value, v.entry_id, v.task_kind, v.task_id, v.officer_id, v.city_id,
+            v.county_id, v.station_id
+        FROM visit_logs v, json_each(v.photos) j WHERE json_valid(v.photos)
+        """,
+    )
+
+
 def _run(db: Database, script: str) -> None:
     # Statement by statement: sqlite3's executescript() would COMMIT the migration's
     # transaction half-way and break the all-or-nothing promise.

@@ -324,8 +324,10 @@ class SQLiteSync(SQLiteScope):
             rows = {r["id"]: r for r in conn.execute(query, ids)}
             visits: dict[int, list[dict[str, Any]]] = {}
             for v in conn.execute(
-                f"SELECT * FROM visit_logs WHERE task_kind = ? AND task_id IN ({marks})"  # noqa: S608
-                " ORDER BY seq",
+                "SELECT v.*, r.decision AS review_decision, r.note AS review_note,"  # noqa: S608
+                " r.reviewed_at AS review_at FROM visit_logs v LEFT JOIN visit_reviews r"
+                f" ON r.entry_id = v.entry_id WHERE v.task_kind = ? AND v.task_id IN ({marks})"
+                " ORDER BY v.seq",
                 (kind, *ids),
             ):
                 visits.setdefault(v["task_id"], []).append(v)

@@ -37,6 +37,7 @@ from sync.protocol import (
     SetField,
     Upsert,
     VisitOut,
+    VisitReview,
     WarningTask,
 )
 
@@ -294,6 +295,13 @@ def _visits_out(rows: list[dict[str, Any]]) -> list[VisitOut]:
                 materials=_materials.decode(r["materials"]),
                 completed=bool(r["completed"]),
                 flags=_list.decode(r["flags"]),
+                review=VisitReview(
+                    decision=r["review_decision"],
+                    note=r["review_note"],
+                    reviewed_at=_dt(r["review_at"]),
+                )
+                if r.get("review_decision")
+                else None,
             )
         )
     return out

@@ -1,0 +1,195 @@
+"""Photo uploads: tus throughput for 20 MB photos beside a plain loopback copy of the same
+bytes, and the server's peak memory while ten are uploaded at once.
+
+    .venv/bin/python bench/uploads.py [--runs 3]
+
+The server is the real `beatsync serve --demo` process on 127.0.0.1. The plain copy sends
+the same bytes over a loopback TCP socket to a receiver that writes them to a file and
+syncs it, as the server's storage does with a photo: the floor under any upload. Uploads
+are timed the way phones send them (256 KiB chunks, each with its sha256, as the
+reference client does), in 4 MiB chunks, and whole in one PATCH. Each upload is a
+different photo (the server would otherwise complete a known one at once).
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import hashlib
+import io
+import os
+import random
+import socket
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+from PIL import Image
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.common import demo_server, free_port, login
+
+PHOTO = 20 * 1024 * 1024
+MIB = 1024 * 1024
+TUS = {"Tus-Resumable": "1.0.0"}
+
+
+def base_photo() -> bytes:
+    """A real JPEG of noise (about the size a phone writes), padded to 20 MB less 64 bytes
+    after its end marker."""
+    rng = random.Random(20261125)
+    side = 3700
+    image = Image.frombytes("RGB", (side, side), rng.randbytes(side * side * 3))
+    out = io.BytesIO()
+    image.save(out, "JPEG", quality=90)
+    data = out.getvalue()[: PHOTO - 64]
+    return data + rng.randbytes(PHOTO - 64 - len(data))
+
+
+def variant(photo: bytes, n: int) -> bytes:
+    return photo + n.to_bytes(64, "big")
+
+
+def loopback_copy(data: bytes, directory: Path) -> float:
+    """Seconds to send `data` over a loopback socket into a synced file."""
+    port = free_port()
+    ready = threading.Event()
+    done = threading.Event()
+
+    def receive() -> None:
+        with socket.create_server(("127.0.0.1", port)) as server:
+            ready.set()
+            conn, _ = server.accept()
+            with conn, (directory / "copy.bin").open("wb") as out:
+                left = len(data)
+                buffer = bytearray(256 * 1024)
+                view = memoryview(buffer)
+                while left:
+                    n = conn.recv_into(view, min(len(buffer), left))
+                    if not n:
+                        break
+                    out.write(view[:n])
+                    left -= n
+                out.flush()
+                os.fsync(out.fileno())
+                conn.sendall(b"k")
+        done.set()
+
+    thread = threading.Thread(target=receive)
+    thread.start()
+    ready.wait()
+    started = time.perf_counter()
+    with socket.create_connection(("127.0.0.1", port)) as client:
+        view = memoryview(data)
+        for offset in range(0, len(data), 256 * 1024):
+            client.sendall(view[offset : offset + 256 * 1024])
+        client.recv(1)
+    elapsed = time.perf_counter() - started
+    thread.join()
+    return elapsed
+
+
+def upload(http: httpx.Client, data: bytes, chunk: int, checksum: bool) -> float:
+    digest = hashlib.sha256(data).hexdigest()
+    started = time.perf_counter()
+    created = http.post(
+        "/api/v1/uploads/",
+        headers={
+            **TUS,
+            "Upload-Length": str(len(data)),
+            "Upload-Metadata": "sha256 " + base64.b64encode(digest.encode()).decode(),
+        },
+    )
+    assert created.status_code == 201, created.text
+    url = created.headers["location"]
+    view = memoryview(data)
+    for offset in range(0, len(data), chunk):
+        body = bytes(view[offset : offset + chunk])
+        headers = {
+            **TUS,
+            "Upload-Offset": str(offset),
+            "Content-Type": "application/offset+octet-stream",
+        }
+        if checksum:
+            headers["Upload-Checksum"] = (
+                "sha256 " + base64.b64encode(hashlib.sha256(body).digest()).decode()
+            )
+        response = http.patch(url, headers=headers, content=body)
+        assert response.status_code == 204, response.text
+    assert response.headers["upload-offset"] == str(len(data))
+    return time.perf_counter() - started
+
+
+def peak_kib(pid: int) -> tuple[int, int]:
+    """(VmRSS, VmHWM) of a process, in KiB."""
+    values = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        key, _, rest = line.partition(":")
+        if key in ("VmRSS", "VmHWM"):
+            values[key] = int(rest.split()[0])
+    return values["VmRSS"], values["VmHWM"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+    photo = base_photo()
+    mb = len(photo) / 1e6
+    with tempfile.TemporaryDirectory(prefix="beatsync-bench-") as tmp:
+        directory = Path(tmp)
+        copy = statistics.median(loopback_copy(photo, directory) for _ in range(args.runs))
+        print(f"photo: {len(photo):,} bytes (a JPEG), median of {args.runs} runs")
+        print(
+            f"plain loopback copy to a synced file   {mb / copy:8.1f} MB/s  ({copy * 1000:.0f} ms)"
+        )
+        with demo_server(directory / "bench.db") as (base, server):
+            token = login(base, "officer-411602-01-1", "bench-phone-1")
+            n = 0
+            with httpx.Client(
+                base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=60
+            ) as http:
+                upload(http, variant(photo, n), 256 * 1024, True)  # warm-up
+                for label, chunk, checksum in (
+                    ("tus, 256 KiB chunks + sha256 (phones)", 256 * 1024, True),
+                    ("tus, 4 MiB chunks + sha256", 4 * MIB, True),
+                    ("tus, one PATCH, no checksum", PHOTO, False),
+                ):
+                    times = []
+                    for _ in range(args.runs):
+                        n += 1
+                        times.append(upload(http, variant(photo, n), chunk, checksum))
+                    took = statistics.median(times)
+                    print(
+                        f"{label:39s} {mb / took:8.1f} MB/s  ({took * 1000:.0f} ms,"
+                        f" {copy / took:.0%} of the plain copy)"
+                    )
+            rss, before = peak_kib(server.pid)
+
+            def one(k: int) -> float:
+                with httpx.Client(
+                    base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=120
+                ) as client:
+                    return upload(client, variant(photo, 1000 + k), 256 * 1024, True)
+
+            started = time.perf_counter()
+            with ThreadPoolExecutor(10) as pool:
+                list(pool.map(one, range(10)))
+            wall = time.perf_counter() - started
+            _, after = peak_kib(server.pid)
+            print(
+                f"ten at once (256 KiB chunks): {10 * mb / wall:.1f} MB/s in all;"
+                f" server memory {rss / 1024:.0f} MiB resident before, peak"
+                f" {after / 1024:.0f} MiB during (+{(after - before) / 1024:.1f} MiB over the"
+                " peak before)"
+            )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,67 @@
+"""Tell supervisors' open streams, at once, that escalations reached their level.
+
+Like server/sync/events.py, but keyed by the unit a step goes to: a step of level
+`station` goes to that station's supervisors, `county` to the county's, `city` to the
+city's. The escalation pass calls `publish` from its worker thread; subscriptions are
+woken on the event loop and then read the steps from the store, so a reconnecting stream
+(Last-Event-ID) replays whatever it missed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from server.sync.events import Subscription
+
+Key = tuple[str, str]  # (level, unit id)
+LEVEL_COLUMN = {"station": "station_id", "county": "county_id", "city": "city_id"}
+
+
+def step_key(step: dict[str, Any]) -> Key | None:
+    unit = step.get(LEVEL_COLUMN[step["level"]])
+    return (step["level"], unit) if unit else None
+
+
+class UnitNotifier:
+    def __init__(self) -> None:
+        self._subs: dict[Key, set[Subscription]] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def publish(self, steps: Iterable[dict[str, Any]]) -> None:
+        """Any thread: wake the streams the steps go to, with the newest step id."""
+        newest: dict[Key, int] = {}
+        for step in steps:
+            key = step_key(step)
+            if key is not None:
+                newest[key] = max(newest.get(key, 0), int(step["id"]))
+        loop = self._loop
+        if not newest or loop is None:
+            return
+        try:
+            loop.call_soon_threadsafe(self._fire, newest)
+        except RuntimeError:
+            return
+
+    def _fire(self, newest: dict[Key, int]) -> None:
+        for key, step_id in newest.items():
+            for subscription in self._subs.get(key, ()):
+                subscription.advance(step_id)
+
+    @contextmanager
+    def subscribe(self, key: Key) -> Iterator[Subscription]:
+        self._loop = asyncio.get_running_loop()
+        subscription = Subscription(0)
+        subs = self._subs.setdefault(key, set())
+        subs.add(subscription)
+        try:
+            yield subscription
+        finally:
+            subs.discard(subscription)
+            if not subs:
+                self._subs.pop(key, None)
+
+    def subscriber_count(self) -> int:
+        return sum(len(s) for s in self._subs.values())

@@ -1,0 +1,91 @@
+"""HTTP face of reports: the completion report and the bulletin (JSON, CSV, XLSX)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from litestar import Controller, Response, get
+from litestar.di import NamedDependency, Provide
+from litestar.params import FromQuery
+
+from server.auth.principal import Principal
+from server.guards import supervisors_only
+from server.reports import export
+from server.reports.schemas import Bulletin, CompletionReport, Period
+from server.reports.service import ReportService
+from server.settings import Settings
+from server.store.interface import Store
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+CSV = "text/csv; charset=utf-8"
+
+
+def provide_report_service(
+    store: NamedDependency[Store], settings: NamedDependency[Settings]
+) -> ReportService:
+    return ReportService(store, settings)
+
+
+class ReportController(Controller):
+    path = "/api/v1/reports"
+    tags = ["reports"]
+    guards = [supervisors_only]
+    dependencies = {"reports": Provide(provide_report_service, sync_to_thread=False)}
+
+    @get("/completion", operation_id="completionReport", sync_to_thread=True)
+    def completion(
+        self,
+        principal: NamedDependency[Principal],
+        reports: NamedDependency[ReportService],
+        date_from: FromQuery[date],
+        date_to: FromQuery[date],
+        unit_id: FromQuery[str | None] = None,
+    ) -> CompletionReport:
+        """Completion of a unit in the caller's jurisdiction (default: their own) over local
+        days date_from..date_to, in total, by sub-unit and by officer. Another county's
+        unit answers 404 like a missing one."""
+        return reports.completion(principal, unit_id, date_from, date_to)
+
+    @get("/bulletin", operation_id="bulletin", sync_to_thread=True)
+    def bulletin(
+        self,
+        principal: NamedDependency[Principal],
+        reports: NamedDependency[ReportService],
+        day: FromQuery[date],
+        period: FromQuery[Period] = Period.DAY,
+    ) -> Bulletin:
+        """The bulletin of the caller's unit for the day, or the week (Monday to Sunday)
+        or calendar month holding it: counties and stations ranked, lagging units named."""
+        return reports.bulletin(principal, day, period)
+
+    @get("/bulletin/csv", operation_id="bulletinCsv", media_type=CSV, sync_to_thread=True)
+    def bulletin_csv(
+        self,
+        principal: NamedDependency[Principal],
+        reports: NamedDependency[ReportService],
+        day: FromQuery[date],
+        period: FromQuery[Period] = Period.DAY,
+    ) -> Response[bytes]:
+        """The bulletin as CSV, UTF-8 with a BOM (Excel and WPS read Chinese headers)."""
+        bulletin = reports.bulletin(principal, day, period)
+        return _download(export.to_csv(bulletin), CSV, export.filename(bulletin, "csv"))
+
+    @get("/bulletin/xlsx", operation_id="bulletinXlsx", media_type=XLSX, sync_to_thread=True)
+    def bulletin_xlsx(
+        self,
+        principal: NamedDependency[Principal],
+        reports: NamedDependency[ReportService],
+        day: FromQuery[date],
+        period: FromQuery[Period] = Period.DAY,
+    ) -> Response[bytes]:
+        """The bulletin as an Excel workbook: the ranking, and the lagging units."""
+        bulletin = reports.bulletin(principal, day, period)
+        return _download(export.to_xlsx(bulletin), XLSX, export.filename(bulletin, "xlsx"))
+
+
+def _download(content: bytes, media_type: str, name: str) -> Response[bytes]:
+    return Response(
+        content,
+        media_type=media_type,
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )

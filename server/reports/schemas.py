@@ -1,0 +1,91 @@
+from __future__ import annotations
+
+from datetime import date
+from enum import StrEnum
+
+import msgspec
+
+
+class Period(StrEnum):
+    DAY = "day"  # 日通报
+    WEEK = "week"  # 周研判: Monday to Sunday
+    MONTH = "month"  # 月讲评: the calendar month
+
+
+class WarningFigures(msgspec.Struct, kw_only=True):
+    """Warnings received in the range (by arrival, local days).
+
+    assigned = received - cancelled; every rate is over assigned. A warning counts as
+    visited when it has a first contact (face to face or phone), as face to face when its
+    outcome came from a face-to-face contact, as on time when its first contact came within
+    its risk level's time (BEATSYNC_CONTACT_MINUTES) of arrival; a later contact is
+    visited and `late`. overdue: still open, never contacted, past that time now.
+    Minutes from dispatch to first contact: nearest-rank median and p90 over visited.
+    """
+
+    received: int = 0
+    cancelled: int = 0
+    assigned: int = 0
+    visited: int = 0
+    face_to_face: int = 0
+    face_to_face_rate: float | None = None
+    on_time: int = 0
+    on_time_rate: float | None = None
+    late: int = 0
+    overdue: int = 0
+    closed: int = 0
+    contact_minutes_median: float | None = None
+    contact_minutes_p90: float | None = None
+    outcomes: dict[str, int] = {}
+    amount_prevented: int = 0
+
+
+class PublicityFigures(msgspec.Struct, kw_only=True):
+    """Publicity tasks whose window overlaps the range; attendance and materials from
+    entries not superseded. By officer: tasks they are assigned, entries they recorded."""
+
+    tasks: int = 0
+    done: int = 0
+    overdue: int = 0
+    attendance: int = 0
+    materials: int = 0
+
+
+class Row(msgspec.Struct, kw_only=True):
+    key: str
+    name: str
+    warnings: WarningFigures
+    publicity: PublicityFigures
+
+
+class CompletionReport(msgspec.Struct, kw_only=True):
+    unit_id: str
+    unit_name: str
+    level: str
+    date_from: date
+    date_to: date
+    total: Row
+    by_unit: list[Row]
+    by_officer: list[Row]
+
+
+class BulletinRow(msgspec.Struct, kw_only=True):
+    level: str
+    rank: int
+    unit_id: str
+    name: str
+    lagging: bool
+    warnings: WarningFigures
+    publicity: PublicityFigures
+
+
+class Bulletin(msgspec.Struct, kw_only=True):
+    period: Period
+    date_from: date
+    date_to: date
+    unit_id: str
+    lagging_rate: float
+    total: Row
+    counties: list[BulletinRow]
+    stations: list[BulletinRow]
+    lagging_units: list[str]

@@ -1,0 +1,258 @@
+"""Completion reports and the daily (weekly, monthly) bulletin.
+
+Every figure is a count or a sum over the store's own records (see WarningFigures for
+the definitions), so each breakdown adds up to its total. Days are local days at
+BEATSYNC_REPORT_UTC_OFFSET_MINUTES (China Standard Time by default).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, date, datetime, time, timedelta, timezone
+from typing import Any
+
+from server.auth.principal import Principal
+from server.errors import InputError, NotFound
+from server.reports.schemas import (
+    Bulletin,
+    BulletinRow,
+    CompletionReport,
+    Period,
+    PublicityFigures,
+    Row,
+    WarningFigures,
+)
+from server.settings import Settings
+from server.store.interface import Store
+from server.store.records import Level, Unit
+from server.store.sqlite_supervision import OUTCOMES
+
+MAX_DAYS = 366
+# Days a report may name: what the store's times and a month after them can hold.
+EARLIEST_DAY = date(1970, 1, 2)
+LATEST_DAY = date(8999, 12, 31)
+UNIT_COLUMN = {Level.CITY: "city_id", Level.COUNTY: "county_id", Level.STATION: "station_id"}
+SUB_COLUMN = {Level.CITY: "county_id", Level.COUNTY: "station_id", Level.STATION: None}
+UNASSIGNED = "(未分派)"
+COUNTS = (
+    "received",
+    "cancelled",
+    "visited",
+    "face_to_face",
+    "on_time",
+    "late",
+    "overdue",
+    "closed",
+    "amount_prevented",
+)
+
+
+def _rate(part: int, whole: int) -> float | None:
+    return round(part / whole, 4) if whole else None
+
+
+def check_day(day: date, field: str) -> None:
+    if not EARLIEST_DAY <= day <= LATEST_DAY:
+        raise InputError(f"{field} must lie from {EARLIEST_DAY} to {LATEST_DAY}", field=field)
+
+
+def period_range(day: date, period: Period) -> tuple[date, date]:
+    """First and last day (inclusive) of the period holding `day`."""
+    check_day(day, "day")
+    if period == Period.DAY:
+        return day, day
+    if period == Period.WEEK:
+        start = day - timedelta(days=day.weekday())
+        return start, start + timedelta(days=6)
+    start = day.replace(day=1)
+    following = (start + timedelta(days=32)).replace(day=1)
+    return start, following - timedelta(days=1)
+
+
+class ReportService:
+    def __init__(self, store: Store, settings: Settings) -> None:
+        self.store = store
+        self.settings = settings
+        self.limits = settings.deadline_minutes()
+        self.tz = timezone(timedelta(minutes=settings.report_utc_offset_minutes))
+
+    # -- shared ------------------------------------------------------------------------
+
+    def _bounds(self, first: date, last: date) -> tuple[datetime, datetime]:
+        for name, day in (("date_from", first), ("date_to", last)):
+            check_day(day, name)
+        if last < first:
+            raise InputError("date_to is before date_from", field="date_to")
+        if (last - first).days >= MAX_DAYS:
+            raise InputError(f"a report covers at most {MAX_DAYS} days", field="date_to")
+        start = datetime.combine(first, time(0), self.tz).astimezone(UTC)
+        end = datetime.combine(last + timedelta(days=1), time(0), self.tz).astimezone(UTC)
+        return start, end
+
+    def visible_unit(self, principal: Principal, unit_id: str | None) -> Unit:
+        unit = self.store.get_unit(unit_id or principal.unit_id)
+        if unit is None or not principal.covers_unit(unit):
+            raise NotFound(f"unit {unit_id} not found", field="unit_id")
+        return unit
+
+    def _today(self) -> str:
+        return self.store.clock.now().astimezone(self.tz).date().isoformat()
+
+    def _rows(
+        self,
+        column: str,
+        value: str,
+        first: date,
+        last: date,
+        group: str | None,
+    ) -> dict[Any, tuple[WarningFigures, PublicityFigures]]:
+        start, end = self._bounds(first, last)
+        now = self.store.clock.now()
+        groups = [group] if group else []
+        warnings = {
+            (r["g0"] if group else None): _warning_figures(r)
+            for r in self.store.warning_figures(column, value, start, end, now, self.limits, groups)
+        }
+        for key, (p50, p90) in self.store.contact_percentiles(
+            column, value, start, end, group
+        ).items():
+            if key in warnings:
+                warnings[key].contact_minutes_median = p50
+                warnings[key].contact_minutes_p90 = p90
+        publicity = {
+            r["g"]: PublicityFigures(
+                tasks=r["tasks"] or 0,
+                done=r["done"] or 0,
+                overdue=r["overdue"] or 0,
+                attendance=int(r["attendance"] or 0),
+                materials=int(r["materials"] or 0),
+            )
+            for r in self.store.publicity_figures(
+                column, value, first.isoformat(), last.isoformat(), self._today(), group
+            )
+        }
+        return {
+            key: (warnings.get(key, WarningFigures()), publicity.get(key, PublicityFigures()))
+            for key in set(warnings) | set(publicity)
+        }
+
+    # -- completion report -------------------------------------------------------------
+
+    def completion(
+        self, principal: Principal, unit_id: str | None, first: date, last: date
+    ) -> CompletionReport:
+        unit = self.visible_unit(principal, unit_id)
+        column, value = UNIT_COLUMN[unit.level], unit.id
+        total = self._rows(column, value, first, last, None).get(
+            None, (WarningFigures(), PublicityFigures())
+        )
+        sub = SUB_COLUMN[unit.level]
+        units = {u.id: u.name for u in self.store.list_units()}
+        by_unit: list[Row] = []
+        if sub is not None:
+            for key, (w, p) in self._rows(column, value, first, last, sub).items():
+                by_unit.append(
+                    Row(key=str(key), name=units.get(str(key), str(key)), warnings=w, publicity=p)
+                )
+        names = {u.id: u.name for u in self.store.list_users(role="officer")}
+        by_officer = [
+            Row(
+                key=str(key) if key is not None else "",
+                name=names.get(key, str(key)) if key is not None else UNASSIGNED,
+                warnings=w,
+                publicity=p,
+            )
+            for key, (w, p) in self._rows(column, value, first, last, "officer").items()
+        ]
+        return CompletionReport(
+            unit_id=unit.id,
+            unit_name=unit.name,
+            level=unit.level.value,
+            date_from=first,
+            date_to=last,
+            total=Row(key=unit.id, name=unit.name, warnings=total[0], publicity=total[1]),
+            by_unit=sorted(by_unit, key=lambda r: r.key),
+            by_officer=sorted(by_officer, key=lambda r: (r.key == "", r.key.zfill(12))),
+        )
+
+    # -- bulletin ----------------------------------------------------------------------
+
+    def bulletin(self, principal: Principal, day: date, period: Period) -> Bulletin:
+        first, last = period_range(day, period)
+        unit = self.visible_unit(principal, None)
+        column, value = UNIT_COLUMN[unit.level], unit.id
+        names = {u.id: u.name for u in self.store.list_units()}
+        total = self._rows(column, value, first, last, None).get(
+            None, (WarningFigures(), PublicityFigures())
+        )
+        threshold = self.settings.bulletin_lagging_rate
+        counties: list[BulletinRow] = []
+        if unit.level == Level.CITY:
+            counties = self._ranked(
+                "county",
+                self._rows(column, value, first, last, "county_id").items(),
+                names,
+                threshold,
+            )
+        stations = self._ranked(
+            "station",
+            self._rows(column, value, first, last, "station_id").items(),
+            names,
+            threshold,
+        )
+        return Bulletin(
+            period=period,
+            date_from=first,
+            date_to=last,
+            unit_id=unit.id,
+            lagging_rate=threshold,
+            total=Row(key=unit.id, name=unit.name, warnings=total[0], publicity=total[1]),
+            counties=counties,
+            stations=stations,
+            lagging_units=[r.name for r in [*counties, *stations] if r.lagging],
+        )
+
+    @staticmethod
+    def _ranked(
+        level: str,
+        rows: Iterable[tuple[Any, tuple[WarningFigures, PublicityFigures]]],
+        names: dict[str, str],
+        threshold: float,
+    ) -> list[BulletinRow]:
+        """Best first: on-time rate, then face-to-face rate, then fewer overdue; a unit
+        with no warnings ranks after those with some. Lagging: warnings to visit and an
+        on-time rate below the threshold (BEATSYNC_BULLETIN_LAGGING_RATE)."""
+        items = [(str(k), w, p) for k, (w, p) in rows if k is not None]
+        items.sort(
+            key=lambda i: (
+                i[1].on_time_rate is None,
+                -(i[1].on_time_rate or 0),
+                -(i[1].face_to_face_rate or 0),
+                i[1].overdue,
+                i[0],
+            )
+        )
+        return [
+            BulletinRow(
+                level=level,
+                rank=n + 1,
+                unit_id=key,
+                name=names.get(key, key),
+                lagging=bool(w.assigned) and (w.on_time_rate or 0) < threshold,
+                warnings=w,
+                publicity=p,
+            )
+            for n, (key, w, p) in enumerate(items)
+        ]
+
+
+def _warning_figures(r: dict[str, Any]) -> WarningFigures:
+    counts = {k: int(r[k] or 0) for k in COUNTS}
+    assigned = counts["received"] - counts["cancelled"]
+    return WarningFigures(
+        **counts,
+        assigned=assigned,
+        face_to_face_rate=_rate(counts["face_to_face"], assigned),
+        on_time_rate=_rate(counts["on_time"], assigned),
+        outcomes={o: int(r[f"outcome_{o}"] or 0) for o in OUTCOMES},
+    )

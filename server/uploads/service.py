@@ -1,0 +1,511 @@
+"""Photos as evidence: resumable uploads (tus) that keep exactly the bytes taken.
+
+An upload is created with the photo's length and sha256; its bytes arrive in PATCH
+steps, each written straight to the storage as it streams in (never held whole in
+memory), hashed as it passes, and committed only when it is whole: a step with an
+Upload-Checksum that does not match is dropped, a step cut off by the network is kept
+up to its last byte (without a checksum) so that the phone resumes rather than
+restarts. The format is judged on the first twelve bytes, before more is written. When
+the last byte is in, the whole photo must hash to the declared sha256, or nothing of it
+is kept. A stored photo is named by that sha256 and never changed.
+
+State lives in the store and the storage, never only in memory: a restarted server
+reads an upload's offset from its record and the bytes held, and rebuilds the running
+hash from those bytes. The in-memory parts (a busy flag per upload, the running hashes)
+are caches of one process.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import threading
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Callable
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
+
+import anyio
+import msgspec
+
+from server.auth.principal import Principal
+from server.errors import BeatsyncError, ConflictError, ErrorCode, InputError, NotFound
+from server.logs import get_logger
+from server.settings import Settings
+from server.store.interface import Store
+from server.store.records import Actor
+from server.store.upload_records import PhotoRecord, UploadRecord, UploadState
+from server.uploads import images
+from server.uploads.storage import PartWriter, PhotoStorage
+from server.uploads.tus import Checksum, Metadata, base_headers
+
+log = get_logger("beatsync.uploads")
+T = TypeVar("T")
+# Running hashes kept for open uploads; one that fell out is rebuilt from the part.
+MAX_CACHED_HASHERS = 4096
+UPLOAD_THREADS = 2
+
+
+class ClientGone(Exception):
+    """The request body ended because the client went away (the network dropped)."""
+
+
+class UploadOutcome(msgspec.Struct, kw_only=True):
+    """What the tus answer headers say about an upload after a request."""
+
+    upload: UploadRecord
+    # The stored photo, once complete.
+    photo: PhotoRecord | None = None
+
+
+def _problem(code: ErrorCode, detail: str, upload: UploadRecord | None = None) -> BeatsyncError:
+    headers = base_headers()
+    if upload is not None:
+        headers["Upload-Offset"] = str(upload.received)
+    return BeatsyncError(detail, code=code, headers=headers)
+
+
+class _Sniffer:
+    """Judges the format as soon as the first SNIFF_BYTES have been seen."""
+
+    def __init__(self, head: bytes) -> None:
+        self.head = head
+
+    def feed(self, data: bytes) -> str | None:
+        self.head += data[: images.SNIFF_BYTES - len(self.head)]
+        if len(self.head) < images.SNIFF_BYTES:
+            return None
+        media_type = images.sniff(self.head)
+        if media_type is None:
+            raise InputError(
+                "the bytes are not a JPEG, PNG, HEIC/HEIF or WebP image",
+                code=ErrorCode.UNSUPPORTED_IMAGE_TYPE,
+                headers=base_headers(),
+            )
+        return media_type
+
+
+class _Step:
+    """One PATCH body on its way to the storage: written, hashed and judged as it comes."""
+
+    def __init__(
+        self,
+        *,
+        running: Any,
+        chunk_hash: Any,
+        sniffer: _Sniffer | None,
+        media_type: str | None,
+        left: int,
+        writer: PartWriter,
+    ) -> None:
+        self.running = running
+        self.chunk_hash = chunk_hash
+        self.sniffer = sniffer
+        self.media_type = media_type
+        self.left = left
+        self.writer = writer
+        self.received = 0
+        self.gone = False
+
+    async def take(self, body: AsyncIterator[bytes]) -> None:
+        try:
+            async for data in body:
+                if data:
+                    self._take(data)
+        except ClientGone:
+            self.gone = True
+
+    def _take(self, data: bytes) -> None:
+        if self.received + len(data) > self.left:
+            raise _problem(
+                ErrorCode.PHOTO_TOO_LARGE, f"more bytes than the {self.left} left of Upload-Length"
+            )
+        if self.sniffer is not None:
+            judged = self.sniffer.feed(data)  # raises before a byte of a non-image is written
+            if judged is not None:
+                self.media_type, self.sniffer = judged, None
+        self.writer.write(data)
+        self.running.update(data)
+        if self.chunk_hash is not None:
+            self.chunk_hash.update(data)
+        self.received += len(data)
+
+
+class UploadService:
+    def __init__(self, store: Store, settings: Settings, storage: PhotoStorage) -> None:
+        self.store = store
+        self.settings = settings
+        self.storage = storage
+        self._busy: set[str] = set()
+        self._hashers: OrderedDict[str, tuple[int, Any]] = OrderedDict()
+        # Storing a photo (promote, record) and removing one (forget, unlink) never
+        # interleave: a photo sent again while the sweep removes it must survive.
+        self._content = threading.Lock()
+        self._workers = anyio.CapacityLimiter(UPLOAD_THREADS)
+
+    @property
+    def expiry(self) -> timedelta:
+        return timedelta(hours=self.settings.upload_expiry_hours)
+
+    def _now(self) -> datetime:
+        return self.store.clock.now()
+
+    async def _thread(self, fn: Callable[..., T], *args: Any) -> T:
+        # A few threads do all the upload work: every thread that allocates gets a malloc
+        # arena of its own, and ten uploads spread over anyio's forty workers grew the
+        # server's resident memory by tens of MB that no byte of a photo needed.
+        return await anyio.to_thread.run_sync(fn, *args, limiter=self._workers)
+
+    # -- creation ------------------------------------------------------------------------
+
+    async def create(
+        self,
+        principal: Principal,
+        length: int,
+        metadata_header: str,
+        metadata: Metadata,
+        body: AsyncIterator[bytes] | None,
+        checksum: Checksum | None,
+    ) -> UploadOutcome:
+        """Create an upload (creation), taking the first bytes along if a body is sent
+        (creation-with-upload). A photo stored already completes at once."""
+        if length > self.settings.photo_max_bytes:
+            raise _problem(
+                ErrorCode.PHOTO_TOO_LARGE,
+                f"Upload-Length {length} is past the limit of {self.settings.photo_max_bytes}",
+            )
+        if length < images.SNIFF_BYTES:
+            raise InputError(
+                "no image is that small", field="Upload-Length", headers=base_headers()
+            )
+        if metadata.filetype is not None and metadata.filetype not in images.ACCEPTED_TYPES:
+            raise InputError(
+                f"filetype {metadata.filetype[:64]!r} is not one of "
+                + ", ".join(images.ACCEPTED_TYPES),
+                code=ErrorCode.UNSUPPORTED_IMAGE_TYPE,
+                field="Upload-Metadata.filetype",
+                headers=base_headers(),
+            )
+        known = await self._thread(self.store.get_photo, metadata.sha256)
+        if known is not None and known.size != length:
+            raise _problem(
+                ErrorCode.PHOTO_HASH_MISMATCH,
+                f"the photo with this sha256 is {known.size} bytes, not {length}",
+            )
+        now = self._now()
+        upload = UploadRecord(
+            id=secrets.token_urlsafe(24),
+            user_id=principal.user_id,
+            device_id=principal.device_id,
+            length=length,
+            received=0,
+            sha256=metadata.sha256,
+            metadata=metadata_header,
+            filename=metadata.filename,
+            filetype=metadata.filetype,
+            media_type=None,
+            state=UploadState.OPEN,
+            created_at=now,
+            updated_at=now,
+            expires_at=now + self.expiry,
+            city_id=principal.city_id,
+            county_id=principal.county_id,
+            station_id=principal.station_id,
+        )
+        created = await self._thread(
+            lambda: self.store.create_upload(upload, max_open=self.settings.upload_quota)
+        )
+        if created is None:
+            raise _problem(
+                ErrorCode.UPLOAD_QUOTA_EXCEEDED,
+                f"{self.settings.upload_quota} unfinished uploads are held already",
+            )
+        log.info(
+            "upload_created",
+            upload_id=created.id,
+            length=length,
+            deduplicated=created.state == UploadState.COMPLETE,
+        )
+        if created.state == UploadState.COMPLETE:
+            if body is not None:
+                async for _ in body:  # the bytes are here already; read and drop them
+                    pass
+            return UploadOutcome(upload=created, photo=known)
+        if body is None:
+            return UploadOutcome(upload=created)
+        try:
+            return await self.patch(principal, created.id, 0, checksum, body, None)
+        except BeatsyncError as exc:
+            if exc.code == ErrorCode.CHECKSUM_MISMATCH:
+                # The upload exists; the phone learns where from the answer and resends.
+                return UploadOutcome(upload=created)
+            raise
+
+    # -- reading the state ---------------------------------------------------------------
+
+    async def _own(self, principal: Principal, upload_id: str) -> UploadRecord:
+        # One read by primary key, on the event loop: cheaper than a hop to a thread, and
+        # a WAL reader never waits for the writer.
+        upload = self.store.get_upload(upload_id)
+        if upload is None or upload.user_id != principal.user_id:
+            raise NotFound("no such upload", headers=base_headers())
+        if upload.state == UploadState.FAILED or (
+            upload.state == UploadState.OPEN and upload.expires_at <= self._now()
+        ):
+            raise _problem(ErrorCode.UPLOAD_GONE, "create a new upload for this photo")
+        return upload
+
+    async def head(self, principal: Principal, upload_id: str) -> UploadOutcome:
+        """Where an upload stands. One whose last byte arrived before a crash cut its
+        completion short is completed now."""
+        upload = await self._own(principal, upload_id)
+        if upload.state == UploadState.COMPLETE or upload_id in self._busy:
+            return UploadOutcome(upload=upload)
+        self._busy.add(upload_id)
+        try:
+            upload = await self._reconciled(upload)
+            if upload.received == upload.length:
+                hasher = await self._hasher_at(upload, upload.received)
+                return await self._complete(principal, upload, hasher)
+            return UploadOutcome(upload=upload)
+        finally:
+            self._busy.discard(upload_id)
+
+    async def _reconciled(self, upload: UploadRecord) -> UploadRecord:
+        """Believe the bytes held over the record when they are fewer (the tail of a step
+        was lost in a crash after its record was written)."""
+        if self.storage.part_size(upload.id) >= upload.received:  # one stat: the usual case
+            return upload
+        return await self._thread(self._reconcile, upload)
+
+    def _reconcile(self, upload: UploadRecord) -> UploadRecord:
+        held = self.storage.part_size(upload.id)
+        if held < upload.received:
+            log.warning("upload_rewound", upload_id=upload.id, recorded=upload.received, held=held)
+            self.store.advance_upload(
+                upload.id, upload.received, held, upload.expires_at, upload.media_type
+            )
+            self._hashers.pop(upload.id, None)
+            upload.received = held
+        return upload
+
+    # -- the bytes -----------------------------------------------------------------------
+
+    async def patch(
+        self,
+        principal: Principal,
+        upload_id: str,
+        offset: int,
+        checksum: Checksum | None,
+        body: AsyncIterator[bytes],
+        content_length: int | None,
+    ) -> UploadOutcome:
+        upload = await self._own(principal, upload_id)
+        if upload.state == UploadState.COMPLETE:
+            if offset == upload.length and not content_length:
+                return UploadOutcome(upload=upload)
+            raise _problem(ErrorCode.UPLOAD_OFFSET_MISMATCH, "the upload is complete", upload)
+        if upload_id in self._busy:
+            raise _problem(ErrorCode.UPLOAD_LOCKED, "another request is writing to it")
+        self._busy.add(upload_id)
+        try:
+            upload = await self._reconciled(upload)
+            if offset != upload.received:
+                raise _problem(
+                    ErrorCode.UPLOAD_OFFSET_MISMATCH,
+                    f"the upload stands at {upload.received}, not {offset}",
+                    upload,
+                )
+            left = upload.length - offset
+            if content_length is not None and content_length > left:
+                raise _problem(
+                    ErrorCode.PHOTO_TOO_LARGE, f"{content_length} bytes sent, {left} left"
+                )
+            return await self._receive(principal, upload, offset, checksum, body)
+        finally:
+            self._busy.discard(upload_id)
+
+    async def _receive(
+        self,
+        principal: Principal,
+        upload: UploadRecord,
+        offset: int,
+        checksum: Checksum | None,
+        body: AsyncIterator[bytes],
+    ) -> UploadOutcome:
+        hasher = await self._hasher_at(upload, offset)
+        head = b""
+        if 0 < offset < images.SNIFF_BYTES:
+            head = b"".join(self.storage.read_part(upload.id, 0, offset))
+        step = _Step(
+            running=hasher.copy(),
+            chunk_hash=hashlib.new(checksum.algorithm) if checksum else None,
+            sniffer=_Sniffer(head) if offset < images.SNIFF_BYTES else None,
+            media_type=upload.media_type,
+            left=upload.length - offset,
+            writer=self.storage.open_part(upload.id, offset),
+        )
+        try:
+            await step.take(body)
+        except BeatsyncError as exc:
+            step.writer.abort()
+            if exc.code == ErrorCode.UNSUPPORTED_IMAGE_TYPE:
+                await self._discard(upload)
+            raise
+        except BaseException:
+            step.writer.abort()
+            raise
+        if checksum is not None and step.chunk_hash is not None:
+            matches = step.chunk_hash.digest() == checksum.digest
+            if step.gone or not matches:
+                step.writer.abort()
+            if step.gone:  # a cut-off body cannot be checked: it is sent again whole
+                return UploadOutcome(upload=upload)
+            if not matches:
+                raise _problem(
+                    ErrorCode.CHECKSUM_MISMATCH,
+                    f"the {step.received} bytes sent do not match their {checksum.algorithm}",
+                    upload,
+                )
+        step.writer.commit()
+        received, media_type, running = step.received, step.media_type, step.running
+        if received == 0:
+            return UploadOutcome(upload=upload)
+        now = self._now()
+        moved = await self._thread(
+            self.store.advance_upload,
+            upload.id,
+            offset,
+            offset + received,
+            now + self.expiry,
+            media_type,
+        )
+        if not moved:  # pragma: no cover - the busy flag keeps writers of a process apart
+            raise ConflictError("the upload moved meanwhile", headers=base_headers())
+        upload.received = offset + received
+        upload.expires_at = now + self.expiry
+        upload.media_type = media_type
+        self._keep_hasher(upload.id, upload.received, running)
+        if upload.received == upload.length:
+            return await self._complete(principal, upload, running)
+        return UploadOutcome(upload=upload)
+
+    async def _hasher_at(self, upload: UploadRecord, offset: int) -> Any:
+        cached = self._hashers.get(upload.id)
+        if cached is not None and cached[0] == offset:
+            return cached[1]
+
+        def rebuild() -> Any:
+            hasher = hashlib.sha256()
+            for block in self.storage.read_part(upload.id, 0, offset):
+                hasher.update(block)
+            return hasher
+
+        hasher = await self._thread(rebuild)
+        self._keep_hasher(upload.id, offset, hasher)
+        return hasher
+
+    def _keep_hasher(self, upload_id: str, offset: int, hasher: Any) -> None:
+        self._hashers[upload_id] = (offset, hasher)
+        self._hashers.move_to_end(upload_id)
+        while len(self._hashers) > MAX_CACHED_HASHERS:
+            self._hashers.popitem(last=False)
+
+    async def _discard(self, upload: UploadRecord) -> None:
+        self._hashers.pop(upload.id, None)
+
+        def discard() -> None:
+            self.store.fail_upload(upload.id)
+            self.storage.discard_part(upload.id)
+
+        await self._thread(discard)
+
+    async def _complete(
+        self, principal: Principal, upload: UploadRecord, hasher: Any
+    ) -> UploadOutcome:
+        """Every byte is in: check the whole against the declared sha256, then keep it."""
+        digest = hasher.hexdigest()
+        if digest != upload.sha256:
+            await self._discard(upload)
+            log.warning("upload_hash_mismatch", upload_id=upload.id)
+            raise _problem(
+                ErrorCode.PHOTO_HASH_MISMATCH,
+                f"the bytes hash to {digest}, not to the sha256 declared; nothing was kept",
+            )
+        head = b"".join(self.storage.read_part(upload.id, 0, images.SNIFF_BYTES))
+        media_type = images.sniff(head)
+        if media_type is None:  # pragma: no cover - judged on the first bytes already
+            await self._discard(upload)
+            raise _problem(ErrorCode.UNSUPPORTED_IMAGE_TYPE, "not an accepted image format")
+        actor = Actor(user_id=principal.user_id, device_id=principal.device_id)
+        photo = await self._thread(self._keep_photo, upload, media_type, actor)
+        self._hashers.pop(upload.id, None)
+        upload.state = UploadState.COMPLETE
+        upload.media_type = photo.media_type
+        log.info("photo_stored", upload_id=upload.id, size=photo.size, media_type=media_type)
+        return UploadOutcome(upload=upload, photo=photo)
+
+    def _keep_photo(self, upload: UploadRecord, media_type: str, actor: Actor) -> PhotoRecord:
+        with self.storage.open_part_file(upload.id) as source:
+            facts = images.read_facts(source)  # headers only: the thumbnail is made later
+        photo = PhotoRecord(
+            sha256=upload.sha256,
+            size=upload.length,
+            media_type=media_type,
+            width=facts.width,
+            height=facts.height,
+            taken_at=facts.taken_at,
+            lat=facts.lat,
+            lon=facts.lon,
+            uploaded_by=upload.user_id,
+            received_at=self._now(),
+        )
+        with self._content:
+            self.storage.promote(upload.id, upload.sha256)
+            return self.store.complete_upload(upload.id, photo, actor)
+
+    # -- termination ---------------------------------------------------------------------
+
+    async def terminate(self, principal: Principal, upload_id: str) -> None:
+        upload = await self._thread(self.store.get_upload, upload_id)
+        if upload is None or upload.user_id != principal.user_id:
+            raise NotFound("no such upload", headers=base_headers())
+        if upload.state == UploadState.COMPLETE:
+            raise ConflictError(
+                "a complete upload is a stored photo, which is evidence and stays",
+                headers=base_headers(),
+            )
+        if upload_id in self._busy:
+            raise _problem(ErrorCode.UPLOAD_LOCKED, "another request is writing to it")
+        self._hashers.pop(upload_id, None)
+
+        def terminate() -> None:
+            self.store.delete_upload(upload_id)
+            self.storage.discard_part(upload_id)
+
+        await self._thread(terminate)
+
+    # -- upkeep --------------------------------------------------------------------------
+
+    def sweep(self) -> tuple[int, int]:
+        """Remove expired unfinished uploads, and photos no visit log claimed in time:
+        (uploads removed, photos removed). Runs in a worker thread."""
+        now = self._now()
+        uploads = 0
+        while batch := [u for u in self.store.expired_uploads(now) if u.id not in self._busy]:
+            for upload in batch:
+                self._hashers.pop(upload.id, None)
+                self.storage.discard_part(upload.id)
+            uploads += self.store.delete_uploads([u.id for u in batch])
+            if len(batch) < 500:
+                break
+        photos = 0
+        cutoff = now - self.expiry
+        for sha256 in self.store.unclaimed_photos(cutoff):
+            with self._content:
+                if self.store.remove_unclaimed_photo(sha256, cutoff):
+                    self.storage.remove_photo(sha256)
+                    photos += 1
+        if uploads or photos:
+            log.info("uploads_swept", uploads=uploads, photos=photos)
+        return uploads, photos
