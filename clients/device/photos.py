@@ -26,26 +26,12 @@ from clients.device.auth import problem_of
 from clients.device.backoff import RETRY_STATUSES, RetryPolicy
 from clients.device.errors import ServerUnreachable
 from clients.device.local import LocalStore
+from sync.photos import sniff
 
 UPLOADS_PATH = "/api/v1/uploads/"
 TUS = {"Tus-Resumable": "1.0.0"}
 OFFSET_TYPE = "application/offset+octet-stream"
 CHUNK_BYTES = 256 * 1024
-
-
-def sniff(head: bytes) -> str | None:
-    """The image type from the first bytes: the server judges by them, so does the phone."""
-    if head[:3] == b"\xff\xd8\xff":
-        return "image/jpeg"
-    if head[:8] == b"\x89PNG\r\n\x1a\n":
-        return "image/png"
-    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
-        return "image/webp"
-    if head[4:8] == b"ftyp" and head[8:12] in {b"heic", b"heix", b"hevc", b"hevx"}:
-        return "image/heic"
-    if head[4:8] == b"ftyp" and head[8:12] in {b"mif1", b"msf1"}:
-        return "image/heif"
-    return None
 
 
 @dataclass(frozen=True)

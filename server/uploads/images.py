@@ -29,7 +29,6 @@ try:  # HEIC/HEIF (iPhones and many Android phones take these by default)
 except ImportError:  # pragma: no cover - pillow-heif is a dependency; a build may lack it
     HEIF_READABLE = False
 
-SNIFF_BYTES = 12
 ACCEPTED_TYPES = ("image/jpeg", "image/png", "image/heic", "image/heif", "image/webp")
 THUMBNAIL_PX = 320
 # Decoding is the one step whose memory grows with the picture: one at a time, and JPEGs
@@ -37,30 +36,11 @@ THUMBNAIL_PX = 320
 _DECODING = threading.Lock()
 # Pillow format names for what is accepted: nothing else is even tried on the bytes.
 _PIL_FORMATS = ["JPEG", "PNG", "WEBP", "HEIF"]
-_HEIC_BRANDS = {b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"hevm", b"hevs"}
-_HEIF_BRANDS = {b"mif1", b"msf1"}
 _EXIF_TIME = re.compile(r"^(\d{4}):(\d{2}):(\d{2}) (\d{2}):(\d{2}):(\d{2})$")
 _EXIF_OFFSET = re.compile(r"^[+-]\d{2}:\d{2}$")
 _DATETIME_ORIGINAL = 0x9003
 _OFFSET_TIME_ORIGINAL = 0x9011
 _DATETIME = 0x0132
-
-
-def sniff(head: bytes) -> str | None:
-    """The media type of an accepted format from the first bytes, or None."""
-    if head[:3] == b"\xff\xd8\xff":
-        return "image/jpeg"
-    if head[:8] == b"\x89PNG\r\n\x1a\n":
-        return "image/png"
-    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
-        return "image/webp"
-    if head[4:8] == b"ftyp":
-        brand = head[8:12]
-        if brand in _HEIC_BRANDS:
-            return "image/heic"
-        if brand in _HEIF_BRANDS:
-            return "image/heif"
-    return None
 
 
 class ImageFacts(msgspec.Struct, kw_only=True):

@@ -38,6 +38,7 @@ from server.store.upload_records import PhotoRecord, UploadRecord, UploadState
 from server.uploads import images
 from server.uploads.storage import PartWriter, PhotoStorage
 from server.uploads.tus import Checksum, Metadata, base_headers
+from sync.photos import SNIFF_BYTES, sniff
 
 log = get_logger("beatsync.uploads")
 T = TypeVar("T")
@@ -72,10 +73,10 @@ class _Sniffer:
         self.head = head
 
     def feed(self, data: bytes) -> str | None:
-        self.head += data[: images.SNIFF_BYTES - len(self.head)]
-        if len(self.head) < images.SNIFF_BYTES:
+        self.head += data[: SNIFF_BYTES - len(self.head)]
+        if len(self.head) < SNIFF_BYTES:
             return None
-        media_type = images.sniff(self.head)
+        media_type = sniff(self.head)
         if media_type is None:
             raise InputError(
                 "the bytes are not a JPEG, PNG, HEIC/HEIF or WebP image",
@@ -174,7 +175,7 @@ class UploadService:
                 ErrorCode.PHOTO_TOO_LARGE,
                 f"Upload-Length {length} is past the limit of {self.settings.photo_max_bytes}",
             )
-        if length < images.SNIFF_BYTES:
+        if length < SNIFF_BYTES:
             raise InputError(
                 "no image is that small", field="Upload-Length", headers=base_headers()
             )
@@ -335,12 +336,12 @@ class UploadService:
     ) -> UploadOutcome:
         hasher = await self._hasher_at(upload, offset)
         head = b""
-        if 0 < offset < images.SNIFF_BYTES:
+        if 0 < offset < SNIFF_BYTES:
             head = b"".join(self.storage.read_part(upload.id, 0, offset))
         step = _Step(
             running=hasher.copy(),
             chunk_hash=hashlib.new(checksum.algorithm) if checksum else None,
-            sniffer=_Sniffer(head) if offset < images.SNIFF_BYTES else None,
+            sniffer=_Sniffer(head) if offset < SNIFF_BYTES else None,
             media_type=upload.media_type,
             left=upload.length - offset,
             writer=self.storage.open_part(upload.id, offset),
@@ -432,8 +433,8 @@ class UploadService:
                 ErrorCode.PHOTO_HASH_MISMATCH,
                 f"the bytes hash to {digest}, not to the sha256 declared; nothing was kept",
             )
-        head = b"".join(self.storage.read_part(upload.id, 0, images.SNIFF_BYTES))
-        media_type = images.sniff(head)
+        head = b"".join(self.storage.read_part(upload.id, 0, SNIFF_BYTES))
+        media_type = sniff(head)
         if media_type is None:  # pragma: no cover - judged on the first bytes already
             await self._discard(upload)
             raise _problem(ErrorCode.UNSUPPORTED_IMAGE_TYPE, "not an accepted image format")
