@@ -12,9 +12,7 @@ from litestar.params import FromQuery, HeaderParameter, QueryParameter
 from litestar.response import Stream
 
 from server.auth.principal import Principal
-from server.auth.service import AuthService
 from server.bounds import ID_MAX, QueryId
-from server.errors import AuthError
 from server.escalation import service as escalation
 from server.escalation.notifier import UnitNotifier
 from server.escalation.schemas import EscalationLevel, EscalationPage, RunOut
@@ -22,6 +20,7 @@ from server.escalation.service import EscalationService, escalation_stream
 from server.guards import admin_only, supervisors_only
 from server.settings import Settings
 from server.store.interface import Store
+from server.streams import event_stream_response, still_allowed
 
 Limit = Annotated[int, QueryParameter(ge=1, le=500)]
 AfterId = Annotated[int, QueryParameter(ge=0, le=ID_MAX)]
@@ -89,25 +88,13 @@ class EscalationController(Controller):
         """Server-sent events: `escalation` (id = the step's id, data = the step) each time
         a warning is escalated to the caller's level in their unit; `: ping` every
         `heartbeat` seconds. With `Last-Event-ID` the steps missed come first."""
-        auth: AuthService = request.app.state.auth_service
-        token = str(request.auth)
-
-        def still_allowed() -> bool:
-            try:
-                auth.authenticate(token)
-            except AuthError:
-                return False
-            return True
-
-        return Stream(
+        return event_stream_response(
             escalation_stream(
                 escalations,
                 unit_notifier,
                 principal,
                 since=last_event_id,
-                still_allowed=still_allowed,
+                still_allowed=still_allowed(request),
                 heartbeat=heartbeat,
-            ),
-            media_type="text/event-stream",
-            headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+            )
         )

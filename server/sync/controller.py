@@ -12,12 +12,11 @@ from litestar.params import FromQuery, HeaderParameter, JSONBody, QueryParameter
 from litestar.response import Stream
 
 from server.auth.principal import Principal
-from server.auth.service import AuthService
 from server.bounds import ID_MAX
-from server.errors import AuthError
 from server.guards import allow
 from server.store.interface import Store
 from server.store.records import Role
+from server.streams import event_stream_response, still_allowed
 from server.sync.events import ScopeNotifier, event_stream
 from server.sync.service import SyncService
 from sync.protocol import MAX_PULL_LIMIT, PullResponse, PushRequest, PushResponse, WaitResponse
@@ -101,30 +100,15 @@ class SyncController(Controller):
         `after`) older than the newest change, the first event comes at once. A `: ping`
         comment every `heartbeat` seconds; the stream ends when the device, session or
         token stops being valid, and reconnecting then gets the reason as a problem."""
-        auth: AuthService = request.app.state.auth_service
-        token = str(request.auth)
-
-        def still_allowed() -> bool:
-            try:
-                auth.authenticate(token)
-            except AuthError:
-                return False
-            return True
-
         body = event_stream(
             notifier,
             principal.user_id,
             since=last_event_id if last_event_id is not None else after,
             latest_change=store.latest_change,
-            still_allowed=still_allowed,
+            still_allowed=still_allowed(request),
             heartbeat=heartbeat,
         )
-        return Stream(
-            body,
-            media_type="text/event-stream",
-            # nginx and kin buffer responses by default, which would hold events back.
-            headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
-        )
+        return event_stream_response(body)
 
     @get("/wait", operation_id="syncWait")
     async def wait(
