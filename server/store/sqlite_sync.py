@@ -7,7 +7,6 @@ entry are written together, so a crash leaves either all of a push or none of it
 
 from __future__ import annotations
 
-import hashlib
 import sqlite3
 from collections.abc import Sequence
 from typing import Any
@@ -35,7 +34,6 @@ from sync.protocol import (
 from sync.vocab import TaskKind
 
 _encode = msgspec.json.Encoder(order="sorted").encode
-_result_decoder = msgspec.json.Decoder(MutationResult)
 _json_list = msgspec.json.Decoder(list[Any])
 OPEN_RANK_SQL = {
     "warning": "CASE WHEN t.state IN ('new', 'dispatched', 'in_progress') THEN 0 ELSE 1 END",
@@ -45,10 +43,6 @@ OPEN_RANK_SQL = {
 
 class ResyncRequired(Exception):
     """The cursor is older than the change log still kept."""
-
-
-def mutation_hash(mutation: RecordVisit | SetField) -> str:
-    return hashlib.sha256(_encode(mutation)).hexdigest()
 
 
 class SQLiteSync(SQLiteScope):
@@ -69,8 +63,8 @@ class SQLiteSync(SQLiteScope):
             batch.load()
             server_hlc = batch.decide_all(self._load_hlc(conn))
             batch.write()
-            self._save_hlc(conn, merge_server(server_hlc, ctx.now_ms))
             final = merge_server(server_hlc, ctx.now_ms)
+            self._save_hlc(conn, final)
         return batch.results, final.encode()
 
     @staticmethod

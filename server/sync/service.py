@@ -30,7 +30,6 @@ from sync.protocol import (
     Position,
     PublicityTask,
     PullResponse,
-    PushRequest,
     PushResponse,
     RecordVisit,
     Remove,
@@ -136,11 +135,6 @@ class SyncService:
         )
         by_index = dict(zip((i for i, _ in valid), applied, strict=True)) | malformed
         results = [by_index[i] for i in range(len(envelope.mutations))]
-        return self._response(ctx, results, server_hlc)
-
-    def push(self, principal: Principal, request: PushRequest) -> PushResponse:
-        ctx = self._context(principal, request.device_time)
-        results, server_hlc = self.store.apply_push(ctx, request.mutations)
         return self._response(ctx, results, server_hlc)
 
     def _context(self, principal: Principal, device_time: datetime) -> PushContext:
