@@ -11,7 +11,6 @@ from __future__ import annotations
 import random
 import threading
 import time
-import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -34,7 +33,8 @@ from clients.device.errors import (
 )
 from clients.device.events import EventStreamParser
 from clients.device.local import ConflictNote, LocalStore, LocalTask, Rejected
-from clients.device.photos import CHUNK_BYTES, PhotoUploader, UploadSummary
+from clients.device.photos import CHUNK_BYTES, MAX_CHUNK_BYTES, PhotoUploader, UploadSummary
+from sync.ids import new_id
 from sync.protocol import Change, VisitEntry, encoder, push_response_decoder
 from sync.vocab import EditableField
 
@@ -91,10 +91,6 @@ _wait_decoder = msgspec.json.Decoder(_Wait)
 _scope_event = msgspec.json.Decoder(dict[str, Any])
 
 
-def _new_id() -> str:
-    return uuid.uuid4().hex
-
-
 class DeviceClient:
     """One device of one officer: its local database and its HTTP session.
 
@@ -116,11 +112,12 @@ class DeviceClient:
         now: Callable[[], float] = time.time,
         sleep: Sleep = time.sleep,
         rng: random.Random | None = None,
-        new_id: Callable[[], str] = _new_id,
+        new_id: Callable[[], str] = new_id,
         retry: RetryPolicy | None = None,
         batch_size: int = PUSH_BATCH,
         page_size: int = PULL_PAGE,
         photo_chunk_bytes: int = CHUNK_BYTES,
+        photo_max_chunk_bytes: int = MAX_CHUNK_BYTES,
     ) -> None:
         if not timeout or timeout <= 0:
             raise ValueError("a device never waits without a limit: timeout must be > 0")
@@ -153,6 +150,7 @@ class DeviceClient:
             delay=lambda n: self._sleep(self.retry.delay(n, self._rng)),
             checked=self._checked,
             chunk_bytes=photo_chunk_bytes,
+            max_chunk_bytes=photo_max_chunk_bytes,
         )
 
     def close(self) -> None:

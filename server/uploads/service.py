@@ -13,16 +13,27 @@ State lives in the store and the storage, never only in memory: a restarted serv
 reads an upload's offset from its record and the bytes held, and rebuilds the running
 hash from those bytes. The in-memory parts (a busy flag per upload, the running hashes)
 are caches of one process.
+
+The event loop only receives: writing, hashing, the records and keeping a photo run on
+two upload threads of the service's own, a batch behind the bytes arriving, and each
+PATCH makes one hop to them at its end (write the rest, commit, move the record; after
+the last byte also check the sha256, sync, read the EXIF headers and keep the photo).
+The thumbnail is made when first asked for (server/uploads/photos.py), never on the
+upload's path.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import hashlib
 import secrets
 import threading
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any, TypeVar
 
 import anyio
@@ -45,6 +56,10 @@ T = TypeVar("T")
 # Running hashes kept for open uploads; one that fell out is rebuilt from the part.
 MAX_CACHED_HASHERS = 4096
 UPLOAD_THREADS = 2
+# What the event loop gathers of a body before a worker writes it: big enough that the
+# hand-over costs little beside the writing and hashing, small enough that ten uploads
+# at once hold a few MB (a step holds two batches at most).
+BATCH_BYTES = 1024 * 1024
 
 
 class ClientGone(Exception):
@@ -87,7 +102,15 @@ class _Sniffer:
 
 
 class _Step:
-    """One PATCH body on its way to the storage: written, hashed and judged as it comes."""
+    """One PATCH body on its way to the storage.
+
+    The event loop judges each piece as it arrives (size, format) and gathers it into a
+    batch; while it receives the next, one upload thread writes the batch and hashes it
+    into the photo's running sha256, and the other hashes it into the step's own checksum
+    (hashlib and os.write let go of the GIL: the two hashes of a checked step take the
+    time of one). A batch waits for the one before it, so a step holds two at most and a
+    slow disk slows the sender (TCP flow control) instead of filling memory. The last
+    batch is written by the worker that commits the step (UploadService._settle)."""
 
     def __init__(
         self,
@@ -98,6 +121,7 @@ class _Step:
         media_type: str | None,
         left: int,
         writer: PartWriter,
+        start: Callable[[Callable[[], None]], asyncio.Future[None]],
     ) -> None:
         self.running = running
         self.chunk_hash = chunk_hash
@@ -107,16 +131,58 @@ class _Step:
         self.writer = writer
         self.received = 0
         self.gone = False
+        self._start = start
+        self._batch: list[bytes] = []
+        self._batched = 0
+        self._jobs: list[asyncio.Future[None]] = []
 
     async def take(self, body: AsyncIterator[bytes]) -> None:
         try:
             async for data in body:
                 if data:
-                    self._take(data)
+                    self._judge(data)
+                    self._batch.append(data)
+                    self._batched += len(data)
+                    if self._batched >= BATCH_BYTES:
+                        await self.settle()
+                        batch = self._held()
+                        self._jobs.append(self._start(partial(self.write, batch)))
+                        if self.chunk_hash is not None:
+                            # The step's own checksum, on the other thread at the same time.
+                            self._jobs.append(self._start(partial(self._check, batch)))
         except ClientGone:
             self.gone = True
+        finally:
+            # Even when the step fails: its writer may be aborted only once no batch is
+            # being written to it.
+            await self.settle()
 
-    def _take(self, data: bytes) -> None:
+    async def settle(self) -> None:
+        """Wait for the batch being written and checked, if any: all of its jobs, even
+        when one failed, and even when the request is cancelled."""
+        jobs, self._jobs = self._jobs, []
+        if not jobs:
+            return
+        with anyio.CancelScope(shield=True):
+            outcomes = await asyncio.gather(*jobs, return_exceptions=True)
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException):
+                raise outcome
+
+    def checked(self) -> bytes:
+        """The step's own digest, once the body has ended (its last batch is hashed here)."""
+        self._check(self._batch)
+        return bytes(self.chunk_hash.digest())
+
+    def _check(self, batch: list[bytes]) -> None:
+        for data in batch:
+            self.chunk_hash.update(data)
+
+    def _held(self) -> list[bytes]:
+        batch, self._batch, self._batched = self._batch, [], 0
+        return batch
+
+    def _judge(self, data: bytes) -> None:
         if self.received + len(data) > self.left:
             raise _problem(
                 ErrorCode.PHOTO_TOO_LARGE, f"more bytes than the {self.left} left of Upload-Length"
@@ -125,11 +191,17 @@ class _Step:
             judged = self.sniffer.feed(data)  # raises before a byte of a non-image is written
             if judged is not None:
                 self.media_type, self.sniffer = judged, None
-        self.writer.write(data)
-        self.running.update(data)
-        if self.chunk_hash is not None:
-            self.chunk_hash.update(data)
         self.received += len(data)
+
+    def write(self, batch: list[bytes]) -> None:
+        """Write a batch and hash it into the photo's sha256 (a worker thread's part)."""
+        for data in batch:
+            self.writer.write(data)
+            self.running.update(data)
+
+    def write_rest(self) -> None:
+        """Write what the loop still holds, after the body ended (a worker thread's part)."""
+        self.write(self._held())
 
 
 class UploadService:
@@ -142,7 +214,10 @@ class UploadService:
         # Storing a photo (promote, record) and removing one (forget, unlink) never
         # interleave: a photo sent again while the sweep removes it must survive.
         self._content = threading.Lock()
-        self._workers = anyio.CapacityLimiter(UPLOAD_THREADS)
+        # A few threads of their own do all the upload work: every thread that allocates
+        # gets a malloc arena of its own, and ten uploads spread over anyio's forty workers
+        # grew the server's resident memory by tens of MB that no byte of a photo needed.
+        self._workers = ThreadPoolExecutor(UPLOAD_THREADS, thread_name_prefix="uploads")
 
     @property
     def expiry(self) -> timedelta:
@@ -151,11 +226,17 @@ class UploadService:
     def _now(self) -> datetime:
         return self.store.clock.now()
 
+    def _start(self, fn: Callable[[], T]) -> asyncio.Future[T]:
+        """Run fn on an upload thread, in this request's context (its log fields)."""
+        context = contextvars.copy_context()
+        return asyncio.get_running_loop().run_in_executor(self._workers, context.run, fn)
+
     async def _thread(self, fn: Callable[..., T], *args: Any) -> T:
-        # A few threads do all the upload work: every thread that allocates gets a malloc
-        # arena of its own, and ten uploads spread over anyio's forty workers grew the
-        # server's resident memory by tens of MB that no byte of a photo needed.
-        return await anyio.to_thread.run_sync(fn, *args, limiter=self._workers)
+        future = self._start(partial(fn, *args))
+        # Like anyio's to_thread: a cancelled request still waits for its thread's work.
+        with anyio.CancelScope(shield=True):
+            result = await future
+        return result
 
     # -- creation ------------------------------------------------------------------------
 
@@ -187,7 +268,7 @@ class UploadService:
                 field="Upload-Metadata.filetype",
                 headers=base_headers(),
             )
-        known = await self._thread(self.store.get_photo, metadata.sha256)
+        known = self.store.get_photo(metadata.sha256)  # by primary key: on the loop, as _own
         if known is not None and known.size != length:
             raise _problem(
                 ErrorCode.PHOTO_HASH_MISMATCH,
@@ -267,7 +348,12 @@ class UploadService:
             upload = await self._reconciled(upload)
             if upload.received == upload.length:
                 hasher = await self._hasher_at(upload, upload.received)
-                return await self._complete(principal, upload, hasher)
+                try:
+                    outcome = await self._thread(self._complete, principal, upload, hasher)
+                finally:
+                    self._hashers.pop(upload.id, None)
+                self._stored(outcome)
+                return outcome
             return UploadOutcome(upload=upload)
         finally:
             self._busy.discard(upload_id)
@@ -345,6 +431,7 @@ class UploadService:
             media_type=upload.media_type,
             left=upload.length - offset,
             writer=self.storage.open_part(upload.id, offset),
+            start=self._start,
         )
         try:
             await step.take(body)
@@ -357,7 +444,7 @@ class UploadService:
             step.writer.abort()
             raise
         if checksum is not None and step.chunk_hash is not None:
-            matches = step.chunk_hash.digest() == checksum.digest
+            matches = step.checked() == checksum.digest
             if step.gone or not matches:
                 step.writer.abort()
             if step.gone:  # a cut-off body cannot be checked: it is sent again whole
@@ -368,33 +455,51 @@ class UploadService:
                     f"the {step.received} bytes sent do not match their {checksum.algorithm}",
                     upload,
                 )
+        try:
+            # The rest of the body, the record and, after the last byte, the stored photo:
+            # one hop to a worker thread, whatever the step's size.
+            outcome = await self._thread(self._settle, principal, upload, offset, step)
+        except BaseException:
+            self._hashers.pop(upload.id, None)
+            raise
+        if outcome.photo is None:
+            self._keep_hasher(upload.id, upload.received, step.running)
+        else:
+            self._stored(outcome)
+        return outcome
+
+    def _settle(
+        self, principal: Principal, upload: UploadRecord, offset: int, step: _Step
+    ) -> UploadOutcome:
+        """Write the rest of a step and commit it, move the record, and keep the photo if
+        the step was its last (a worker thread's part)."""
+        try:
+            step.write_rest()
+        except BaseException:
+            step.writer.abort()
+            raise
         step.writer.commit()
-        received, media_type, running = step.received, step.media_type, step.running
-        if received == 0:
+        if step.received == 0:
             return UploadOutcome(upload=upload)
         now = self._now()
-        moved = await self._thread(
-            self.store.advance_upload,
-            upload.id,
-            offset,
-            offset + received,
-            now + self.expiry,
-            media_type,
+        moved = self.store.advance_upload(
+            upload.id, offset, offset + step.received, now + self.expiry, step.media_type
         )
         if not moved:  # pragma: no cover - the busy flag keeps writers of a process apart
             raise ConflictError("the upload moved meanwhile", headers=base_headers())
-        upload.received = offset + received
+        upload.received = offset + step.received
         upload.expires_at = now + self.expiry
-        upload.media_type = media_type
-        self._keep_hasher(upload.id, upload.received, running)
+        upload.media_type = step.media_type
         if upload.received == upload.length:
-            return await self._complete(principal, upload, running)
+            return self._complete(principal, upload, step.running)
         return UploadOutcome(upload=upload)
 
     async def _hasher_at(self, upload: UploadRecord, offset: int) -> Any:
         cached = self._hashers.get(upload.id)
         if cached is not None and cached[0] == offset:
             return cached[1]
+        if offset == 0:
+            return hashlib.sha256()
 
         def rebuild() -> Any:
             hasher = hashlib.sha256()
@@ -414,41 +519,41 @@ class UploadService:
 
     async def _discard(self, upload: UploadRecord) -> None:
         self._hashers.pop(upload.id, None)
+        await self._thread(self._drop, upload)
 
-        def discard() -> None:
-            self.store.fail_upload(upload.id)
-            self.storage.discard_part(upload.id)
+    def _drop(self, upload: UploadRecord) -> None:
+        self.store.fail_upload(upload.id)
+        self.storage.discard_part(upload.id)
 
-        await self._thread(discard)
+    def _stored(self, outcome: UploadOutcome) -> None:
+        self._hashers.pop(outcome.upload.id, None)
+        if outcome.photo is not None:
+            log.info(
+                "photo_stored",
+                upload_id=outcome.upload.id,
+                size=outcome.photo.size,
+                media_type=outcome.photo.media_type,
+            )
 
-    async def _complete(
-        self, principal: Principal, upload: UploadRecord, hasher: Any
-    ) -> UploadOutcome:
-        """Every byte is in: check the whole against the declared sha256, then keep it."""
+    def _complete(self, principal: Principal, upload: UploadRecord, hasher: Any) -> UploadOutcome:
+        """Every byte is in: check the whole against the declared sha256, then keep it
+        (a worker thread's part). The thumbnail is not made here: it is made when first
+        asked for, so the phone's last answer waits only for the bytes to be synced."""
         digest = hasher.hexdigest()
         if digest != upload.sha256:
-            await self._discard(upload)
+            self._drop(upload)
             log.warning("upload_hash_mismatch", upload_id=upload.id)
             raise _problem(
                 ErrorCode.PHOTO_HASH_MISMATCH,
                 f"the bytes hash to {digest}, not to the sha256 declared; nothing was kept",
             )
-        head = b"".join(self.storage.read_part(upload.id, 0, SNIFF_BYTES))
-        media_type = sniff(head)
-        if media_type is None:  # pragma: no cover - judged on the first bytes already
-            await self._discard(upload)
-            raise _problem(ErrorCode.UNSUPPORTED_IMAGE_TYPE, "not an accepted image format")
-        actor = Actor(user_id=principal.user_id, device_id=principal.device_id)
-        photo = await self._thread(self._keep_photo, upload, media_type, actor)
-        self._hashers.pop(upload.id, None)
-        upload.state = UploadState.COMPLETE
-        upload.media_type = photo.media_type
-        log.info("photo_stored", upload_id=upload.id, size=photo.size, media_type=media_type)
-        return UploadOutcome(upload=upload, photo=photo)
-
-    def _keep_photo(self, upload: UploadRecord, media_type: str, actor: Actor) -> PhotoRecord:
         with self.storage.open_part_file(upload.id) as source:
-            facts = images.read_facts(source)  # headers only: the thumbnail is made later
+            media_type = sniff(source.read(SNIFF_BYTES))
+            if media_type is None:  # pragma: no cover - judged on the first bytes already
+                self._drop(upload)
+                raise _problem(ErrorCode.UNSUPPORTED_IMAGE_TYPE, "not an accepted image format")
+            source.seek(0)
+            facts = images.read_facts(source)  # the headers only, whatever the photo's size
         photo = PhotoRecord(
             sha256=upload.sha256,
             size=upload.length,
@@ -461,9 +566,13 @@ class UploadService:
             uploaded_by=upload.user_id,
             received_at=self._now(),
         )
+        actor = Actor(user_id=principal.user_id, device_id=principal.device_id)
         with self._content:
             self.storage.promote(upload.id, upload.sha256)
-            return self.store.complete_upload(upload.id, photo, actor)
+            stored = self.store.complete_upload(upload.id, photo, actor)
+        upload.state = UploadState.COMPLETE
+        upload.media_type = stored.media_type
+        return UploadOutcome(upload=upload, photo=stored)
 
     # -- termination ---------------------------------------------------------------------
 

@@ -1,10 +1,15 @@
 """Photos taken offline by the reference phone reach the server intact through a network
 that keeps dropping, and show up, with thumbnail and metadata, on the visit a supervisor
-looks at. The phone marks them done only when the server holds every byte."""
+looks at. The phone marks them done only when the server holds every byte. Its chunks
+grow while the network carries them and shrink when it drops them, each with its own
+sha256."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import io
+import itertools
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,6 +18,7 @@ import pytest
 from PIL import Image
 
 from clients.device import DeviceClient, RetryPolicy, ServerUnreachable
+from clients.device.photos import ChunkWindow
 from tests.support.api import a_warning
 from tests.support.city import PASSWORD, PLATFORM_SECRET
 from tests.support.live import FlakyProxy, LiveServer
@@ -127,3 +133,112 @@ def test_a_killed_upload_resumes_where_the_server_stands(
         assert tablet.upload_photos().already_there == 1
         with pytest.raises(ValueError, match="not a JPEG"):
             tablet.add_photo(b"%PDF-1.7 not a photo")
+
+
+def test_the_chunk_window_grows_while_chunks_arrive_and_shrinks_when_they_do_not() -> None:
+    kib = 1024
+    window = ChunkWindow(256 * kib, floor=64 * kib, cap=8 * 1024 * kib)
+    sizes = []
+    for _ in range(7):
+        window.acknowledged()
+        sizes.append(window.size // kib)
+    assert sizes == [512, 1024, 2048, 4096, 8192, 8192, 8192]  # doubling, up to the cap
+    window.failed()
+    assert window.size == 4096 * kib
+    # Below the size that failed, it grows by a quarter; once that size got through, the
+    # failure is forgotten and it doubles again.
+    window.size = 512 * kib
+    window.failed()
+    assert window.size == 256 * kib
+    grown = []
+    for _ in range(5):
+        window.acknowledged()
+        grown.append(window.size // kib)
+    assert grown == [320, 400, 500, 625, 1250]
+    for _ in range(10):
+        window.failed()
+    assert window.size == 64 * kib  # never below the floor
+    with pytest.raises(ValueError, match="chunk sizes"):
+        ChunkWindow(32 * kib, floor=64 * kib, cap=8 * 1024 * kib)
+
+
+def patches_sent(app: DeviceClient) -> list[tuple[int, int]]:
+    """(offset, size) of every PATCH the phone starts, each checked against its
+    Upload-Checksum on the way."""
+    sent: list[tuple[int, int]] = []
+
+    def record(request: httpx.Request) -> None:
+        if request.method == "PATCH":
+            body = request.read()
+            algorithm, _, digest = request.headers["upload-checksum"].partition(" ")
+            assert algorithm == "sha256"
+            assert base64.b64decode(digest) == hashlib.sha256(body).digest()
+            sent.append((int(request.headers["upload-offset"]), len(body)))
+
+    app.http.event_hooks["request"].append(record)
+    return sent
+
+
+def test_on_a_good_network_the_chunks_grow_to_the_cap(
+    live_server: LiveServer, tmp_path: Path
+) -> None:
+    photo = big_jpeg(7 * 1024 * 1024, seed=95)
+    with DeviceClient(
+        live_server.base,
+        tmp_path / "town-phone.db",
+        "town-phone",
+        retry=PATIENT,
+        photo_max_chunk_bytes=2 * 1024 * 1024,
+    ) as app:
+        app.login("o1", PASSWORD)
+        sent = patches_sent(app)
+        shot = app.add_photo(photo, "door.jpg")
+        assert app.upload_photos().uploaded == 1
+        assert app.photo_state(shot) == "done"
+        # A second photo of the same run starts where the window stands.
+        app.add_photo(big_jpeg(3 * 1024 * 1024, seed=96), "crowd.jpg")
+        assert app.upload_photos().uploaded == 1
+    kib, mib = 1024, 1024 * 1024
+    assert [size for _, size in sent] == [
+        256 * kib,
+        512 * kib,
+        1 * mib,
+        2 * mib,
+        2 * mib,
+        7 * mib - 5 * mib - 3 * mib // 4,  # the rest
+        2 * mib,
+        1 * mib,
+    ]
+    assert stored(live_server, sha256(photo)) == photo
+
+
+def test_on_a_network_that_drops_the_chunks_shrink_and_the_upload_resumes(
+    live_server: LiveServer, tmp_path: Path
+) -> None:
+    photo = big_jpeg(3 * 1024 * 1024, seed=97)
+    with (
+        FlakyProxy(live_server.port, seed=12, low=300_000, high=900_000) as proxy,
+        phone(proxy.base, tmp_path) as app,
+    ):
+        app.login("o1", PASSWORD)
+        sent = patches_sent(app)
+        shot = app.add_photo(photo, "door.jpg")
+        summary = app.upload_photos()
+        assert (summary.uploaded, app.photo_state(shot)) == (1, "done")
+        assert summary.resumed >= 1
+    assert proxy.cuts >= 1
+    # A chunk that failed is sent again, from where the server stands, at half its size.
+    retried = [
+        (size, again)
+        for (offset, size), (next_offset, again) in itertools.pairwise(sent)
+        if next_offset == offset
+    ]
+    assert retried
+    assert all(again == max(64 * 1024, size // 2) for size, again in retried)
+    assert max(size for _, size in sent) < len(photo)
+    assert stored(live_server, sha256(photo)) == photo
+
+
+def stored(server: LiveServer, digest: str) -> bytes | None:
+    path = server.photo_dir / "photos" / digest[:2] / digest[2:4] / digest
+    return path.read_bytes() if path.exists() else None

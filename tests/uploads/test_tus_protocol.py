@@ -17,6 +17,7 @@ from tests.support.api import as_user, assert_problem
 from tests.support.photos import (
     OFFSET_TYPE,
     TUS,
+    big_jpeg,
     checksum,
     heic,
     jpeg,
@@ -235,6 +236,27 @@ async def test_a_chunk_is_checked_against_its_checksum_and_dropped_when_wrong(
         **{"Upload-Checksum": checksum(data[50_000:], algorithm)},
     )
     assert response.status_code == 204
+
+
+async def test_a_chunk_of_megabytes_is_checked_whole_before_any_of_it_is_kept(
+    client, o1, settings: Settings, store: Store
+) -> None:
+    # Written a megabyte at a time while it arrives; dropped whole when its checksum fails.
+    data = big_jpeg(3 * 1024 * 1024 + 12345, seed=7)
+    url = await created(client, o1, data)
+    corrupted = bytearray(data)
+    corrupted[-10] ^= 1
+    response = await append(
+        client, o1, url, 0, bytes(corrupted), **{"Upload-Checksum": checksum(data)}
+    )
+    assert_problem(response, 460, "checksum_mismatch")
+    assert await offset_of(client, o1, url) == 0
+    assert [p.stat().st_size for p in part_files(settings)] == [0]
+    response = await append(client, o1, url, 0, data, **{"Upload-Checksum": checksum(data)})
+    assert response.status_code == 204, response.text
+    assert response.headers["upload-offset"] == str(len(data))
+    assert store.get_photo(sha256(data)) is not None
+    assert [p.read_bytes() for p in photo_files(settings)] == [data]
 
 
 async def test_unknown_or_malformed_checksums_are_refused(client, o1) -> None:
