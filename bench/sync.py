@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import hashlib
 import statistics
 import tempfile
 import time
@@ -30,6 +31,7 @@ import msgspec
 
 from bench.common import demo_server, login, officer_grids, percentile, platform_token
 from server.demo import random_warning
+from sync.ids import new_id
 
 PHONES = 8
 BATCH = 100
@@ -64,12 +66,12 @@ def visit_batch(device: str, tasks: list[int], n: int) -> bytes:
         mutations.append(
             {
                 "type": "record_visit",
-                "mutation_id": uuid.uuid4().hex,
+                "mutation_id": new_id(),
                 "hlc": f"{1_764_057_600_000 + n * BATCH + i:018d}-00000-{device}",
                 "task_kind": "warning",
                 "task_id": task,
                 "entry": {
-                    "entry_id": uuid.uuid4().hex,
+                    "entry_id": new_id(),
                     "recorded_at": "2026-11-25T09:30:00+08:00",
                     "arrived_at": "2026-11-25T09:20:00+08:00",
                     "contact": "face_to_face",
@@ -77,7 +79,7 @@ def visit_batch(device: str, tasks: list[int], n: int) -> bytes:
                     "amount_prevented": 5000,
                     "notes": "劝阻成功，已卸载诈骗APP",
                     "position": {"lat": 33.62, "lon": 114.65, "accuracy_m": 12.0},
-                    "photos": [uuid.uuid4().hex * 2],
+                    "photos": [hashlib.sha256(uuid.uuid4().bytes).hexdigest()],
                 },
             }
         )

@@ -517,3 +517,24 @@ def m005_supervision(db: Database) -> None:
         END
         """
     )
+
+
+@migrations(name="m007_lean_push")
+def m007_lean_push(db: Database) -> None:
+    """A push writes fewer B-trees. Photo claims are no longer written by a trigger inside
+    each push but caught up behind the pushes from visit_logs by seq (sqlite_claims.py):
+    the cursor starts at the newest visit the trigger claimed. Two indexes no query uses
+    are dropped (visits by receipt time: the seq indexes order them the same; warnings
+    by seq: pulls read the change log instead)."""
+    _run(
+        db,
+        """
+        DROP TRIGGER visit_logs_claim_photos;
+        DROP INDEX visit_logs_station;
+        DROP INDEX warnings_seq;
+        CREATE INDEX visit_logs_seq ON visit_logs(seq);
+        INSERT INTO counters (name, value)
+            VALUES ('claims_seq', (SELECT coalesce(max(seq), 0) FROM visit_logs))
+        """,
+    )
+

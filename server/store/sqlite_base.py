@@ -21,6 +21,7 @@ from sqlite_utils import Database
 
 from server.clock import Clock, iso
 from server.store import migrations
+from server.store.checkpoint import BACKSTOP_PAGES, wal_checkpointer
 from server.store.records import Actor, AuditEntry, AuditVerdict
 
 T = TypeVar("T")
@@ -67,6 +68,11 @@ class SQLiteBase:
         self.path = str(path)
         self.clock = clock
         self._writer = connect(self.path)
+        self._writer.execute(f"PRAGMA wal_autocheckpoint = {BACKSTOP_PAGES}")
+        # Pushes write visit logs, claims and audit entries all over their indexes; a
+        # larger page cache keeps those pages in memory between transactions.
+        self._writer.execute("PRAGMA cache_size = -32768")
+        self._checkpointer = wal_checkpointer(self.path)
         self._write_lock = threading.Lock()
         self._local = threading.local()
         self._all_readers: list[sqlite3.Connection] = []
@@ -125,6 +131,7 @@ class SQLiteBase:
                 raise
             conn.execute("COMMIT")
             touched, self._touched = frozenset(self._touched), set()
+        self._checkpointer.poke()
         if touched:
             head = self.current_seq()
             for listener in self._listeners:
@@ -138,6 +145,7 @@ class SQLiteBase:
         self._listeners.append(listener)
 
     def close(self) -> None:
+        self._checkpointer.close()
         with self._readers_lock:
             for conn in self._all_readers:
                 conn.close()

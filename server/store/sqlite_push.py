@@ -10,14 +10,14 @@ from __future__ import annotations
 import hashlib
 import sqlite3
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import msgspec
 
 from server.clock import iso
 from server.store.records import Actor
 from server.store.sqlite_base import AuditItem
-from server.store.sqlite_scope import PUBLICITY_FINAL, WARNING_FINAL, chunks
+from server.store.sqlite_scope import PUBLICITY_FINAL, WARNING_FINAL, KnownTask, chunks
 from server.store.sync_records import PushContext
 from sync import merge
 from sync.hlc import HLC
@@ -32,6 +32,67 @@ _result_decoder = msgspec.json.Decoder(MutationResult)
 Mutation = RecordVisit | SetField
 Key = tuple[str, int]
 SCOPE_COLUMNS = ("city_id", "county_id", "station_id")
+# What deciding and applying a visit reads of its task, and nothing more.
+WARNING_READ = (
+    "id",
+    "state",
+    "officer_id",
+    "outcome",
+    "outcome_entry_id",
+    "outcome_officer_id",
+    "outcome_contact",
+    "outcome_hlc",
+    "first_contact_at",
+    "closed_at",
+    "version",
+    *SCOPE_COLUMNS,
+)
+PUBLICITY_READ = ("id", "status", "closed_at", "version", *SCOPE_COLUMNS)
+
+
+class Prepared(NamedTuple):
+    """What a mutation alone decides, worked out before the push takes the writer."""
+
+    digest: str
+    device_hlc: HLC
+    # A visit log's columns from entry_id to completed (see PushBatch.write).
+    visit_row: tuple[Any, ...] | None
+
+
+def prepare(ctx: PushContext, mutations: Sequence[Mutation]) -> list[Prepared]:
+    """Hashes, clocks and visit rows of a push, in the pushing request's own thread: the
+    writer, which every push waits for, then only decides and writes."""
+    out = []
+    for m in mutations:
+        row = None
+        if isinstance(m, RecordVisit):
+            e, pos = m.entry, m.entry.position
+            row = (
+                e.entry_id,
+                m.task_kind.value,
+                m.task_id,
+                ctx.user_id,
+                ctx.device_pk,
+                m.mutation_id,
+                e.supersedes,
+                iso(e.recorded_at),
+                ctx.received_at,
+                iso(e.arrived_at) if e.arrived_at else None,
+                e.contact.value if e.contact else None,
+                e.outcome.value if e.outcome else None,
+                e.amount_prevented,
+                e.notes,
+                pos.lat if pos else None,
+                pos.lon if pos else None,
+                pos.accuracy_m if pos else None,
+                _encode(e.photos).decode(),
+                iso(e.held_at) if e.held_at else None,
+                e.attendance,
+                _encode(e.materials).decode(),
+                int(e.completed),
+            )
+        out.append(Prepared(_hash(m), HLC.decode(m.hlc), row))
+    return out
 
 
 class _Task:
@@ -50,10 +111,8 @@ class _Task:
         self.ever = ever
         self.sets: dict[str, Any] = {}
         self.touched = False
-
-    @property
-    def scope(self) -> dict[str, str | None]:
-        return {k: self.row[k] for k in SCOPE_COLUMNS}
+        # A push never moves a task between units: read once, shared by its audit entries.
+        self.scope: dict[str, str | None] = {k: row[k] for k in SCOPE_COLUMNS}
 
     def view(self) -> merge.TaskView:
         row = self.row
@@ -87,11 +146,13 @@ class PushBatch:
         conn: sqlite3.Connection,
         ctx: PushContext,
         mutations: Sequence[Mutation],
+        prepared: Sequence[Prepared],
     ) -> None:
         self.store = store
         self.conn = conn
         self.ctx = ctx
         self.mutations = mutations
+        self.prepared = prepared
         self.actor = Actor(user_id=ctx.user_id, device_id=ctx.device_id)
         self.results: list[MutationResult] = []
         self.done: dict[str, tuple[str, MutationResult]] = {}
@@ -155,14 +216,20 @@ class PushBatch:
         rows: dict[Key, dict[str, Any]] = {}
         assignees: dict[Key, set[int]] = {k: set() for k in keys}
         ever: dict[Key, set[int]] = {k: set() for k in keys}
-        for kind, table in (("warning", "warnings"), ("publicity", "publicity_tasks")):
+        for kind, table, columns in (
+            ("warning", "warnings", WARNING_READ),
+            ("publicity", "publicity_tasks", PUBLICITY_READ),
+        ):
             ids = [i for k, i in keys if k == kind]
             for chunk in chunks(ids):
                 marks = ",".join("?" * len(chunk))
-                for r in conn.execute(
-                    f"SELECT * FROM {table} WHERE id IN ({marks})",  # noqa: S608
+                cursor = conn.cursor()
+                cursor.row_factory = None  # tuples: a dict per row is built once, below
+                for values in cursor.execute(
+                    f"SELECT {', '.join(columns)} FROM {table} WHERE id IN ({marks})",  # noqa: S608
                     chunk,
                 ):
+                    r = dict(zip(columns, values, strict=True))
                     rows[(kind, r["id"])] = r
                     if kind == "warning" and r["officer_id"] is not None:
                         assignees[(kind, r["id"])].add(r["officer_id"])
@@ -187,8 +254,8 @@ class PushBatch:
     # -- deciding, in order --------------------------------------------------------------
 
     def decide_all(self, server_hlc: HLC) -> HLC:
-        for mutation in self.mutations:
-            digest = _hash(mutation)
+        for mutation, prep in zip(self.mutations, self.prepared, strict=True):
+            digest = prep.digest
             earlier = self.done.get(mutation.mutation_id) or (
                 (
                     self.seen[mutation.mutation_id][0],
@@ -208,11 +275,10 @@ class PushBatch:
                     )
                 )
                 continue
-            device = HLC.decode(mutation.hlc)
-            hlc, _ = merge.trusted_hlc(device, server_hlc, self.ctx.now_ms)
+            hlc, _ = merge.trusted_hlc(prep.device_hlc, server_hlc, self.ctx.now_ms)
             server_hlc = max(server_hlc, HLC(hlc.wall_ms, hlc.counter, server_hlc.node))
             if isinstance(mutation, RecordVisit):
-                result = self._visit(mutation, hlc)
+                result = self._visit(mutation, prep, hlc)
             else:
                 result = self._field(mutation, hlc)
             self.done[mutation.mutation_id] = (digest, result)
@@ -244,7 +310,7 @@ class PushBatch:
             problem=MutationProblem(code=code.value, detail=detail, field=field),
         )
 
-    def _visit(self, mutation: RecordVisit, hlc: HLC) -> MutationResult:
+    def _visit(self, mutation: RecordVisit, prep: Prepared, hlc: HLC) -> MutationResult:
         entry = mutation.entry
         task = self.tasks.get((mutation.task_kind.value, mutation.task_id))
         if entry.entry_id in self.entries:
@@ -270,7 +336,7 @@ class PushBatch:
             [decision.conflict.value] if decision.conflict else []
         )
         before, after = self._apply(task, decision, mutation)
-        self._keep_visit(mutation, hlc, flags, task, before, after)
+        self._keep_visit(mutation, prep, hlc, flags, task, before, after)
         conflict_id = None
         if decision.conflict is not None:
             conflict_id = self.store._record_conflict(
@@ -286,45 +352,25 @@ class PushBatch:
     def _keep_visit(
         self,
         mutation: RecordVisit,
+        prep: Prepared,
         hlc: HLC,
         flags: list[str],
         task: _Task,
         before: dict[str, Any],
         after: dict[str, Any],
     ) -> None:
-        e, ctx = mutation.entry, self.ctx
-        pos = e.position
+        e, ctx, row = mutation.entry, self.ctx, task.row
+        assert prep.visit_row is not None  # noqa: S101 -- prepared for every record_visit
         self.visits.append(
             [
-                e.entry_id,
-                mutation.task_kind.value,
-                mutation.task_id,
-                ctx.user_id,
-                ctx.device_pk,
-                mutation.mutation_id,
-                e.supersedes,
-                iso(e.recorded_at),
-                ctx.received_at,
-                iso(e.arrived_at) if e.arrived_at else None,
-                e.contact.value if e.contact else None,
-                e.outcome.value if e.outcome else None,
-                e.amount_prevented,
-                e.notes,
-                pos.lat if pos else None,
-                pos.lon if pos else None,
-                pos.accuracy_m if pos else None,
-                _encode(e.photos).decode(),
-                iso(e.held_at) if e.held_at else None,
-                e.attendance,
-                _encode(e.materials).decode(),
-                int(e.completed),
+                *prep.visit_row,
                 hlc.encode(),
                 ctx.clock_offset_ms,
                 _encode(flags).decode(),
                 None,
-                task.row["city_id"],
-                task.row["county_id"],
-                task.row["station_id"],
+                row["city_id"],
+                row["county_id"],
+                row["station_id"],
             ]
         )
         self.entries[e.entry_id] = merge.SupersededEntry(
@@ -456,6 +502,7 @@ class PushBatch:
             self.fields,
         )
         refresh = []
+        known: dict[Key, KnownTask] = {}
         # One statement per shape of change, not per task: most tasks of a push change the
         # same columns (or none but their version).
         shapes: dict[tuple[str, tuple[str, ...]], list[tuple[Any, ...]]] = {}
@@ -466,6 +513,11 @@ class PushBatch:
                 (*task.sets.values(), seq, ctx.received_at, task.row["id"])
             )
             refresh.append((task.kind.value, task.row["id"], seq))
+            known[(task.kind.value, task.row["id"])] = KnownTask(
+                version=task.row["version"] + 1,
+                cancelled=task.row[task.state_column] == "cancelled",
+                assignees=set(task.assignees),
+            )
         for (table, columns), rows in shapes.items():
             assignments = "".join(f"{c} = ?, " for c in columns)
             conn.executemany(
@@ -488,7 +540,8 @@ class PushBatch:
                 for mutation_id, (digest, result) in self.done.items()
             ],
         )
-        self.store._refresh_scopes(conn, refresh)
+        # A push changes no assignment: the scope refresh takes what this push holds.
+        self.store._refresh_scopes(conn, refresh, known=known)
 
 
 def _hash(mutation: Mutation) -> str:

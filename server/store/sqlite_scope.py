@@ -10,7 +10,7 @@ change log: `upsert` (fetch the task again) or `remove` (drop it and its persona
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import NamedTuple, TypeVar
 
@@ -37,23 +37,27 @@ class SQLiteScope(SQLiteBase):
         tasks: Sequence[tuple[str, int, int]],
         *,
         expired: bool = False,
+        known: Mapping[tuple[str, int], KnownTask] | None = None,
     ) -> None:
         """The same for many tasks (kind, id, seq of the change) in a handful of statements.
 
         A push or an ingest touches hundreds of tasks; reading and writing them in bulk is
-        what keeps the single writer fast.
+        what keeps the single writer fast. `known`: the caller already holds every task's
+        new version, state and assignees, unchanged assignees included (a push), so they
+        are not read again.
         """
         if not tasks:
             return
         seq_of = {(k, i): s for k, i, s in tasks}
-        inputs = _load_scope_inputs(conn, list(seq_of))
+        inputs = _load_scope_inputs(conn, list(seq_of), known)
         assignees, holders, version = inputs.assignees, inputs.holders, inputs.version
         cancelled, current = inputs.cancelled, inputs.current
-        conn.executemany(
-            "INSERT OR IGNORE INTO assignment_history (task_kind, task_id, officer_id)"
-            " VALUES (?, ?, ?)",
-            [(k, i, o) for (k, i), officers in assignees.items() for o in officers],
-        )
+        if known is None:
+            conn.executemany(
+                "INSERT OR IGNORE INTO assignment_history (task_kind, task_id, officer_id)"
+                " VALUES (?, ?, ?)",
+                [(k, i, o) for (k, i), officers in assignees.items() for o in officers],
+            )
         now = self._now()
         upserts: list[tuple[int, str, int, int]] = []
         deletes: list[tuple[int, str, int]] = []
@@ -169,6 +173,14 @@ def chunks(items: Sequence[T]) -> Iterator[list[T]]:
         yield list(items[start : start + CHUNK])
 
 
+class KnownTask(NamedTuple):
+    """A task's scope inputs as a caller already holds them."""
+
+    version: int
+    cancelled: bool
+    assignees: set[int]
+
+
 class _ScopeInputs(NamedTuple):
     assignees: dict[tuple[str, int], set[int]]
     holders: dict[tuple[str, int], set[int]]
@@ -177,46 +189,31 @@ class _ScopeInputs(NamedTuple):
     current: dict[tuple[str, int], dict[int, int]]
 
 
-def _load_scope_inputs(conn: sqlite3.Connection, keys: list[tuple[str, int]]) -> _ScopeInputs:
+def _load_scope_inputs(
+    conn: sqlite3.Connection,
+    keys: list[tuple[str, int]],
+    known: Mapping[tuple[str, int], KnownTask] | None = None,
+) -> _ScopeInputs:
     """Everything that decides the tasks' scopes, read in a few queries per kind."""
     holders: dict[tuple[str, int], set[int]] = {key: set() for key in keys}
-    assignees: dict[tuple[str, int], set[int]] = {key: set() for key in keys}
-    version: dict[tuple[str, int], int] = {}
-    cancelled: set[tuple[str, int]] = set()
-    current: dict[tuple[str, int], dict[int, int]] = {key: {} for key in keys}
+    inputs = _ScopeInputs(
+        assignees={key: set() for key in keys},
+        holders=holders,
+        version={},
+        cancelled=set(),
+        current={key: {} for key in keys},
+    )
+    if known is not None:
+        for key in keys:
+            inputs.version[key], is_cancelled, inputs.assignees[key] = known[key]
+            if is_cancelled:
+                inputs.cancelled.add(key)
     for kind in ("warning", "publicity"):
         ids = [i for k, i in keys if k == kind]
         for chunk in chunks(ids):
             marks = ",".join("?" * len(chunk))
-            if kind == "warning":
-                rows = conn.execute(
-                    "SELECT id, version, state AS st, officer_id FROM warnings"  # noqa: S608
-                    f" WHERE id IN ({marks})",
-                    chunk,
-                )
-                for r in rows:
-                    key = (kind, r["id"])
-                    version[key] = r["version"]
-                    if r["st"] == "cancelled":
-                        cancelled.add(key)
-                    if r["officer_id"] is not None:
-                        assignees[key].add(r["officer_id"])
-            else:
-                for r in conn.execute(
-                    "SELECT id, version, status AS st FROM publicity_tasks"  # noqa: S608
-                    f" WHERE id IN ({marks})",
-                    chunk,
-                ):
-                    key = (kind, r["id"])
-                    version[key] = r["version"]
-                    if r["st"] == "cancelled":
-                        cancelled.add(key)
-                for r in conn.execute(
-                    "SELECT task_id, officer_id FROM publicity_assignees"  # noqa: S608
-                    f" WHERE task_id IN ({marks})",
-                    chunk,
-                ):
-                    assignees[(kind, r["task_id"])].add(r["officer_id"])
+            if known is None:
+                _read_tasks(conn, kind, chunk, inputs)
             for r in conn.execute(
                 "SELECT task_id, officer_id FROM task_visitors"  # noqa: S608
                 f" WHERE task_kind = ? AND task_id IN ({marks})",
@@ -228,5 +225,38 @@ def _load_scope_inputs(conn: sqlite3.Connection, keys: list[tuple[str, int]]) ->
                 f" WHERE task_kind = ? AND task_id IN ({marks})",
                 (kind, *chunk),
             ):
-                current[(kind, r["task_id"])][r["officer_id"]] = r["version"]
-    return _ScopeInputs(assignees, holders, version, cancelled, current)
+                inputs.current[(kind, r["task_id"])][r["officer_id"]] = r["version"]
+    return inputs
+
+
+def _read_tasks(conn: sqlite3.Connection, kind: str, chunk: list[int], into: _ScopeInputs) -> None:
+    """Version, cancellation and assignees of one chunk of tasks of one kind."""
+    marks = ",".join("?" * len(chunk))
+    if kind == "warning":
+        for r in conn.execute(
+            "SELECT id, version, state AS st, officer_id FROM warnings"  # noqa: S608
+            f" WHERE id IN ({marks})",
+            chunk,
+        ):
+            key = (kind, r["id"])
+            into.version[key] = r["version"]
+            if r["st"] == "cancelled":
+                into.cancelled.add(key)
+            if r["officer_id"] is not None:
+                into.assignees[key].add(r["officer_id"])
+        return
+    for r in conn.execute(
+        "SELECT id, version, status AS st FROM publicity_tasks"  # noqa: S608
+        f" WHERE id IN ({marks})",
+        chunk,
+    ):
+        key = (kind, r["id"])
+        into.version[key] = r["version"]
+        if r["st"] == "cancelled":
+            into.cancelled.add(key)
+    for r in conn.execute(
+        "SELECT task_id, officer_id FROM publicity_assignees"  # noqa: S608
+        f" WHERE task_id IN ({marks})",
+        chunk,
+    ):
+        into.assignees[(kind, r["task_id"])].add(r["officer_id"])

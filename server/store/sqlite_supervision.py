@@ -17,6 +17,7 @@ import msgspec
 from server.clock import iso, parse_iso
 from server.errors import ConflictError, NotFound
 from server.store.records import Actor
+from server.store.sqlite_claims import SQLiteClaims
 from server.store.sqlite_scope import SQLiteScope
 from sync.vocab import Outcome
 
@@ -45,7 +46,7 @@ def _limit_case(limits: Limits, index: int) -> tuple[str, list[int]]:
     return sql, params
 
 
-class SQLiteSupervision(SQLiteScope):
+class SQLiteSupervision(SQLiteScope, SQLiteClaims):
     # -- completion report -----------------------------------------------------------------
 
     def warning_figures(
@@ -506,6 +507,7 @@ class SQLiteSupervision(SQLiteScope):
         """Photos this officer's visit logs name that have not arrived (m004_uploads)."""
         if not self._has_table("photo_claims") or not self._has_table("photos"):
             return None
+        self.catch_up_claims()
         row = self._one(
             "SELECT count(DISTINCT c.sha256) AS n FROM photo_claims c"
             " WHERE c.officer_id = ? AND NOT EXISTS"

@@ -9,12 +9,16 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Sequence
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
+from server.clock import Clock
+from server.store.group_commit import GroupCommit
 from server.store.records import Actor
 from server.store.sqlite_base import to_record
+from server.store.sqlite_claims import SQLiteClaims
 from server.store.sqlite_scope import SQLiteScope
 from server.store.sync_records import (
     ConflictRecord,
@@ -33,7 +37,12 @@ from sync.protocol import (
 )
 from sync.vocab import TaskKind
 
+if TYPE_CHECKING:
+    from server.store.sqlite_push import Prepared
+
 _encode = msgspec.json.Encoder(order="sorted").encode
+_Push = tuple[PushContext, Sequence[RecordVisit | SetField], Sequence["Prepared"]]
+_Pushed = tuple[list[MutationResult], str]
 _json_list = msgspec.json.Decoder(list[Any])
 OPEN_RANK_SQL = {
     "warning": "CASE WHEN t.state IN ('new', 'dispatched', 'in_progress') THEN 0 ELSE 1 END",
@@ -45,8 +54,12 @@ class ResyncRequired(Exception):
     """The cursor is older than the change log still kept."""
 
 
-class SQLiteSync(SQLiteScope):
+class SQLiteSync(SQLiteScope, SQLiteClaims):
     # -- push --------------------------------------------------------------------------
+
+    def __init__(self, path: str | Path, clock: Clock) -> None:
+        super().__init__(path, clock)
+        self._pushes: GroupCommit[_Push, _Pushed] = GroupCommit(self._apply_pushes)
 
     def apply_push(
         self, ctx: PushContext, mutations: Sequence[RecordVisit | SetField]
@@ -55,17 +68,37 @@ class SQLiteSync(SQLiteScope):
 
         Replays (same user, same mutation id, same content) return the recorded verdict
         and change nothing. Bumps seq and version of every task a push changes, once.
+        Pushes arriving together share one transaction, each in a savepoint of its own:
+        a push is still all or nothing, and its failure fails no other push.
         """
+        from server.store.sqlite_push import prepare
+
+        return self._pushes.submit((ctx, mutations, prepare(ctx, mutations)))
+
+    def _apply_pushes(self, pushes: Sequence[_Push]) -> list[_Pushed | BaseException]:
         from server.store.sqlite_push import PushBatch
 
+        outcomes: list[_Pushed | BaseException] = []
         with self.transaction() as conn:
-            batch = PushBatch(self, conn, ctx, mutations)
-            batch.load()
-            server_hlc = batch.decide_all(self._load_hlc(conn))
-            batch.write()
-            final = merge_server(server_hlc, ctx.now_ms)
-            self._save_hlc(conn, final)
-        return batch.results, final.encode()
+            server_hlc = self._load_hlc(conn)
+            for ctx, mutations, prepared in pushes:
+                conn.execute("SAVEPOINT push")
+                try:
+                    batch = PushBatch(self, conn, ctx, mutations, prepared)
+                    batch.load()
+                    after = merge_server(batch.decide_all(server_hlc), ctx.now_ms)
+                    batch.write()
+                except Exception as exc:
+                    conn.execute("ROLLBACK TO push")
+                    conn.execute("RELEASE push")
+                    outcomes.append(exc)
+                    continue
+                conn.execute("RELEASE push")
+                server_hlc = after
+                outcomes.append((batch.results, after.encode()))
+            self._save_hlc(conn, server_hlc)
+        self._claimer.poke()
+        return outcomes
 
     @staticmethod
     def _load_hlc(conn: sqlite3.Connection) -> HLC:

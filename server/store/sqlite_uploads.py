@@ -1,8 +1,9 @@
 """Photos in SQLite: uploads in progress, stored photos, their senders and claims.
 
 The bytes live in a PhotoStorage (server/uploads/storage.py); these tables say what the
-bytes are, who sent them, and which visit logs name them. `photo_claims` is filled by a
-trigger on `visit_logs` (migration m004), whoever writes the visit log.
+bytes are, who sent them, and which visit logs name them. `photo_claims` is derived from
+the visit logs a moment after each push (server/store/sqlite_claims.py); every method here
+that reads claims catches them up first.
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ from typing import Any
 
 from server.clock import iso
 from server.store.records import Actor, Jurisdiction
-from server.store.sqlite_base import SQLiteBase, to_record
+from server.store.sqlite_base import to_record
+from server.store.sqlite_claims import SQLiteClaims
 from server.store.upload_records import (
     ClaimedPhoto,
     PhotoRecord,
@@ -83,7 +85,7 @@ def _photo_row(photo: PhotoRecord) -> tuple[Any, ...]:
     return tuple(values)
 
 
-class SQLiteUploads(SQLiteBase):
+class SQLiteUploads(SQLiteClaims):
     # -- uploads -------------------------------------------------------------------------
 
     def create_upload(self, upload: UploadRecord, *, max_open: int) -> UploadRecord | None:
@@ -225,6 +227,7 @@ class SQLiteUploads(SQLiteBase):
     def photo_visible_to(self, sha256: str, scope: Jurisdiction) -> bool:
         """Whether a photo was sent by, or is claimed by a visit log of, someone within the
         jurisdiction (an officer's: themselves)."""
+        self.catch_up_claims()
         if scope.column == "officer_id":
             owner_sql = "SELECT 1 FROM photo_owners WHERE sha256 = ? AND user_id = ?"
             claim_sql = "SELECT 1 FROM photo_claims WHERE sha256 = ? AND officer_id = ?"
@@ -239,6 +242,7 @@ class SQLiteUploads(SQLiteBase):
     def photos_of_task(self, kind: str, task_id: int) -> list[ClaimedPhoto]:
         """Every photo named by the task's visit log, entry by entry, with the stored photo
         or None while it has not arrived."""
+        self.catch_up_claims()
         rows = self._query(
             "SELECT v.entry_id, v.officer_id, v.recorded_at, c.sha256, p.sha256 AS p_sha256,"
             " p.size, p.media_type, p.width, p.height, p.taken_at, p.lat, p.lon, p.thumbnail,"
@@ -270,6 +274,7 @@ class SQLiteUploads(SQLiteBase):
 
     def unclaimed_photos(self, received_before: datetime, limit: int = 500) -> list[str]:
         """Photos that arrived before the time and that no visit log names."""
+        self.catch_up_claims()
         rows = self._query(
             f"SELECT sha256 FROM photos p WHERE {_UNCLAIMED} ORDER BY received_at LIMIT ?",  # noqa: S608
             (iso(received_before), iso(received_before), limit),
@@ -280,6 +285,7 @@ class SQLiteUploads(SQLiteBase):
         """Forget a photo if, within this transaction, no visit log claims it and it is
         still old enough; audits photo.remove. False when it must stay."""
         with self.transaction() as conn:
+            self._catch_up_claims_in(conn)
             row = conn.execute(
                 f"SELECT * FROM photos p WHERE sha256 = ? AND {_UNCLAIMED}",  # noqa: S608
                 (sha256, iso(received_before), iso(received_before)),

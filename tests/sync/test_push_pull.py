@@ -328,3 +328,33 @@ async def test_a_push_envelope_that_is_wrong_is_refused_whole(client, city) -> N
     ]:
         response = await client.post("/api/v1/sync/push", headers=o1, json=body)
         assert_problem(response, 400, "validation_failed", field=field)
+
+
+async def test_phones_pushing_at_the_same_moment_are_each_applied_as_if_alone(
+    client, city, store: Store
+) -> None:
+    import asyncio
+
+    grids = {"o1": "411602001001", "o2": "411602001002", "o3": "411602002001"}
+    tasks = {w: await deliver(client, *[a_warning(g) for _ in range(4)]) for w, g in grids.items()}
+    phones = {who: await as_user(client, who) for who in grids}
+    batches = {
+        who: [
+            [visit(t, node=f"phone-{who}", outcome=None, contact=None) for t in tasks[who]],
+            [visit(t, node=f"phone-{who}") for t in tasks[who]],
+        ]
+        for who in grids
+    }
+    sends = [(who, batch) for who in grids for batch in batches[who]]
+    # o1's second batch goes twice at once, as a phone retrying a push that timed out.
+    sends.append(("o1", batches["o1"][1]))
+    answers = await asyncio.gather(*(push(client, phones[w], *b) for w, b in sends))
+    assert answers[1]["results"] == answers[-1]["results"]
+    assert all(r["status"] == "applied" for a in answers for r in a["results"])
+    for who in grids:
+        changes, _, digest = await pull_all(client, phones[who])
+        assert digest == local_checksum(changes)
+        for task in tasks[who]:
+            assert len(store.visit_logs_for("warning", task)) == 2
+            warning = store.get_warning(task)
+            assert warning.state == "completed"

@@ -1,0 +1,133 @@
+"""The push merge engine without HTTP: what `bench/sync.py`'s push figure costs inside.
+
+Seeds the demo city into a store on a fresh SQLite file, delivers 200 warnings to each
+of 8 officers, then applies the same pushes as `bench/sync.py` (batches of 100 visit
+logs, ids made as the reference client makes them) through the real sync service, from
+8 threads at once as 8 phones' requests would, and one push at a time. Prints visit logs
+merged per second, the median push, and the process's CPU time per push including the
+background work a push leaves (WAL checkpoint, photo claims).
+
+    python -m bench.push_engine [--pushes-per-phone 25]
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from pathlib import Path
+
+import msgspec
+
+from bench.sync import BATCH, PHONES, visit_batch
+from server.auth.passwords import Passwords
+from server.auth.principal import Principal
+from server.clock import SystemClock
+from server.demo import random_warning, seed_demo_city
+from server.logs import configure_logging
+from server.store.interface import Store, open_store
+from server.sync.service import SyncService
+from server.warnings.service import WarningService
+
+Push = tuple[Principal, bytes]
+
+
+def phones(store: Store, pushes: int) -> list[list[Push]]:
+    """Each phone's pushes, in order, for the first 8 officers of the demo city."""
+    platform = store.get_user_by_login("platform")
+    assert platform is not None
+    ingest = WarningService(store)
+    rng = random.Random(7)
+    now = datetime.now(UTC)
+    out: list[list[Push]] = []
+    for n, (officer, grids) in enumerate(sorted(officer_grids(store).items())[:PHONES]):
+        items = [random_warning(rng, grids, i, now) for i in range(200)]
+        for i, item in enumerate(items):
+            item["platform_id"] = f"engine-{officer}-{i}"
+            item["grid_code"] = grids[i % len(grids)]
+        body = msgspec.json.encode({"warnings": items})
+        delivered = ingest.ingest(Principal.of(platform, 0, "bench", "bench"), body)
+        tasks = [r.warning_id for r in delivered.results if r.warning_id is not None]
+        user = store.get_user(officer)
+        assert user is not None
+        device = f"bench-engine-{n:04d}"
+        session, dev = store.open_session(
+            officer, device, "bench", f"r-{n}", datetime(2030, 1, 1, tzinfo=UTC)
+        )
+        principal = Principal.of(user, dev.id, dev.device_id, session)
+        out.append([(principal, visit_batch(device, tasks, k)) for k in range(pushes)])
+    return out
+
+
+def officer_grids(store: Store) -> dict[int, list[str]]:
+    grids: dict[int, list[str]] = {}
+    for grid in store.list_grids():
+        if grid.officer_id is not None:
+            grids.setdefault(grid.officer_id, []).append(grid.code)
+    return grids
+
+
+def run(store: Store, work: list[list[Push]], threads: int) -> tuple[float, list[float], float]:
+    """(seconds, per-push seconds, CPU seconds incl. the background work a second after)."""
+    sync = SyncService(store)
+    times: list[float] = []
+
+    def phone(pushes: list[Push]) -> None:
+        for principal, body in pushes:
+            started = time.perf_counter()
+            sync.push_raw(principal, body)
+            times.append(time.perf_counter() - started)
+
+    cpu = time.process_time()
+    started = time.perf_counter()
+    if threads == 1:
+        for pushes in work:
+            phone(pushes)
+    else:
+        with ThreadPoolExecutor(threads) as pool:
+            list(pool.map(phone, work))
+    took = time.perf_counter() - started
+    time.sleep(1.0)  # let the checkpoint and the claims catch up: their CPU counts too
+    return took, times, time.process_time() - cpu
+
+
+def measure(pushes: int, threads: int) -> Callable[[], None]:
+    with tempfile.TemporaryDirectory() as tmp:
+        store = open_store(str(Path(tmp) / "engine.db"), SystemClock())
+        try:
+            seed_demo_city(store, Passwords(time_cost=1, memory_kib=1024))
+            work = phones(store, pushes)
+            took, times, cpu = run(store, work, threads)
+        finally:
+            store.close()
+    count = sum(len(w) for w in work)
+
+    def report() -> None:
+        print(
+            f"  {threads} thread{'s' if threads > 1 else ' '}: {count * BATCH / took:9.0f} visit"
+            f" logs/s   median push {statistics.median(times) * 1000:5.1f} ms"
+            f"   CPU per push {cpu * 1000 / count:5.1f} ms"
+        )
+
+    return report
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--pushes-per-phone", type=int, default=25)
+    args = parser.parse_args()
+    configure_logging(level="warning")
+    reports = [measure(args.pushes_per_phone, threads) for threads in (PHONES, 1)]
+    shape = f"{PHONES} phones x {args.pushes_per_phone} pushes of {BATCH}"
+    print(f"push merge engine without HTTP, {shape}:")
+    for report in reports:
+        report()
+
+
+if __name__ == "__main__":
+    main()

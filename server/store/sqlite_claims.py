@@ -1,0 +1,89 @@
+"""Photo claims: which visit logs name which photos, kept a moment behind the pushes.
+
+A claim is derived from `visit_logs.photos`, the evidence itself. Inserting claims inside
+each push put a random page write per photo (claims are keyed by sha256) on the single
+writer's path; instead a background task claims the photos of every visit stored since
+its cursor (`counters.claims_seq`, the seq of the last visit claimed), many pushes at a
+time, and every reader of claims first catches up, so no reader ever sees a visit
+without its claims: nothing that is evidence can look unclaimed.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import msgspec
+
+from server.clock import Clock
+from server.store.background import BackgroundTask
+from server.store.sqlite_base import SQLiteBase
+
+# Pushes arriving within this pause are claimed together.
+PAUSE_S = 0.2
+BATCH = 5000
+_photos = msgspec.json.Decoder(list[str])
+
+
+class SQLiteClaims(SQLiteBase):
+    def __init__(self, path: str | Path, clock: Clock) -> None:
+        super().__init__(path, clock)
+        self._claimer = BackgroundTask("photo-claims", self.catch_up_claims, PAUSE_S)
+
+    def close(self) -> None:
+        self._claimer.close()
+        super().close()
+
+    def catch_up_claims(self) -> int:
+        """Claim the photos of every visit log stored since the last catch-up; returns the
+        visit logs read. Bumps counters.claims_seq. A no-op read when nothing is behind."""
+        done = 0
+        while self._claims_behind():
+            with self.transaction() as conn:
+                done += _claim_batch(conn)
+        return done
+
+    @staticmethod
+    def _catch_up_claims_in(conn: sqlite3.Connection) -> None:
+        """The same inside the caller's write transaction, for a decision that must not
+        miss a claim committed a moment ago (removing an unclaimed photo)."""
+        while _claim_batch(conn):
+            pass
+
+    def _claims_behind(self) -> bool:
+        row = self._one(
+            "SELECT (SELECT value FROM counters WHERE name = 'claims_seq') AS claimed,"
+            " (SELECT max(seq) FROM visit_logs) AS newest"
+        )
+        return row is not None and row["newest"] is not None and row["newest"] > row["claimed"]
+
+
+def _claim_batch(conn: sqlite3.Connection) -> int:
+    claimed = conn.execute("SELECT value FROM counters WHERE name = 'claims_seq'").fetchone()
+    visits = conn.execute(
+        "SELECT seq, entry_id, task_kind, task_id, officer_id, photos, city_id, county_id,"
+        " station_id FROM visit_logs WHERE seq > ? ORDER BY seq LIMIT ?",
+        (claimed["value"], BATCH),
+    ).fetchall()
+    if not visits:
+        return 0
+    conn.executemany(
+        "INSERT OR IGNORE INTO photo_claims (sha256, entry_id, task_kind, task_id,"
+        " officer_id, city_id, county_id, station_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            (
+                sha,
+                v["entry_id"],
+                v["task_kind"],
+                v["task_id"],
+                v["officer_id"],
+                v["city_id"],
+                v["county_id"],
+                v["station_id"],
+            )
+            for v in visits
+            for sha in sorted(set(_photos.decode(v["photos"])))
+        ],
+    )
+    conn.execute("UPDATE counters SET value = ? WHERE name = 'claims_seq'", (visits[-1]["seq"],))
+    return len(visits)
