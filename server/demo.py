@@ -7,9 +7,11 @@ while any of them is active.
 
 from __future__ import annotations
 
+import math
 import random
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -79,6 +81,26 @@ GIVEN = [
     "德胜",
     "凤兰",
 ]
+# Roughly where each county's seat lies: the demo's map. Without centroids the review
+# reason far_from_address never fires, so the demo could not show it.
+COUNTY_SEATS: dict[str, tuple[float, float]] = {
+    "411602": (33.62, 114.65),
+    "411603": (33.73, 114.88),
+    "411621": (34.06, 114.39),
+    "411622": (33.78, 114.53),
+    "411623": (33.54, 114.61),
+    "411624": (33.39, 115.09),
+    "411625": (33.64, 115.18),
+    "411627": (34.06, 114.84),
+    "411628": (33.86, 115.48),
+    "411681": (33.44, 114.88),
+}
+STATION_RING_KM = 4.0  # stations around their county seat
+# The first station north-east of its seat: this keeps 川汇's villages a km or more from
+# 商水's, whose seats are only 10 km apart.
+STATION_FIRST_BEARING = 30
+GRID_RING_KM = (1.0, 1.6, 2.2)  # villages and communities around their station
+KM_PER_DEGREE_LAT = 111.32
 STATIONS_PER_COUNTY = 3
 TOWNSHIPS_PER_STATION = 2
 GRIDS_PER_TOWNSHIP = 4
@@ -222,6 +244,37 @@ def _grids(units: list[Unit], officer_ids: dict[str, list[int]]) -> list[Grid]:
     return grids
 
 
+def _offset(lat: float, lon: float, km: float, bearing_deg: float) -> tuple[float, float]:
+    """The point `km` away on `bearing_deg` (flat-earth: a few km in a county)."""
+    bearing = math.radians(bearing_deg)
+    dlat = km * math.cos(bearing) / KM_PER_DEGREE_LAT
+    dlon = km * math.sin(bearing) / (KM_PER_DEGREE_LAT * math.cos(math.radians(lat)))
+    return round(lat + dlat, 5), round(lon + dlon, 5)
+
+
+def grid_positions(grids: Sequence[Grid]) -> list[tuple[str, float, float]]:
+    """A centroid (code, lat, lon) for each demo grid, the same on every run: stations on a
+    ring around their county seat, each station's grids (in code order) on rings around it,
+    so neighbouring villages lie one to four km apart."""
+    by_station: dict[str, list[str]] = {}
+    for grid in grids:
+        by_station.setdefault(grid.station_id, []).append(grid.code)
+    county_of = {g.station_id: g.county_id for g in grids}
+    positions: list[tuple[str, float, float]] = []
+    for station, codes in sorted(by_station.items()):
+        seat = COUNTY_SEATS.get(county_of[station], COUNTY_SEATS[COUNTIES[0][0]])
+        suffix = station.rsplit("-", 1)[-1]
+        n = int(suffix) if suffix.isdigit() else 1
+        lat, lon = _offset(
+            *seat, STATION_RING_KM, STATION_FIRST_BEARING + (n - 1) * 360 / STATIONS_PER_COUNTY
+        )
+        ordered = sorted(codes)
+        for i, code in enumerate(ordered):
+            ring = GRID_RING_KM[i % len(GRID_RING_KM)]
+            positions.append((code, *_offset(lat, lon, ring, 30 + i * 360 / len(ordered))))
+    return positions
+
+
 def seed_demo_city(store: Store, passwords: Passwords) -> bool:
     """Build the demo city into an empty store; return False if it already has one."""
     if store.get_unit(CITY[0]) is not None:
@@ -262,8 +315,10 @@ def seed_demo_city(store: Store, passwords: Passwords) -> bool:
     for user in users:
         if user.role == "officer" and user.station_id:
             officer_ids.setdefault(user.station_id, []).append(user.id)
-    store.upsert_grids(_grids(units, officer_ids), system)
-    log.info("demo_city_seeded", units=len(units), users=len(users))
+    grids = _grids(units, officer_ids)
+    store.upsert_grids(grids, system)
+    store.set_grid_positions(grid_positions(grids))
+    log.info("demo_city_seeded", units=len(units), users=len(users), grids=len(grids))
     return True
 
 

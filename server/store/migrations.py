@@ -538,3 +538,42 @@ def m007_lean_push(db: Database) -> None:
         """,
     )
 
+
+@migrations(name="m008_outcome_corrections")
+def m008_outcome_corrections(db: Database) -> None:
+    """A correction that keeps the outcome but changes what the platform is told (the
+    amount prevented, the contact, the officer) is a new outcome for the platform; one
+    that changes none of it (a resubmitted entry with its photo) is not."""
+    db.execute("DROP TRIGGER warnings_outcome_feed")
+    db.execute(
+        """
+        CREATE TRIGGER warnings_outcome_feed
+        AFTER UPDATE OF state, outcome, outcome_entry_id ON warnings
+        WHEN NEW.state IN ('completed', 'unreachable', 'cancelled')
+            AND (OLD.state IS NOT NEW.state OR OLD.outcome IS NOT NEW.outcome
+                 OR OLD.outcome_contact IS NOT NEW.outcome_contact
+                 OR OLD.outcome_officer_id IS NOT NEW.outcome_officer_id
+                 OR (SELECT amount_prevented FROM visit_logs
+                     WHERE entry_id = OLD.outcome_entry_id)
+                    IS NOT (SELECT amount_prevented FROM visit_logs
+                            WHERE entry_id = NEW.outcome_entry_id))
+        BEGIN
+            INSERT INTO outcome_feed (delivery_id, client_id, warning_id, payload, at)
+            VALUES (
+                printf('out-%d-v%d', NEW.id, NEW.version), NEW.client_id, NEW.id,
+                json_object(
+                    'warning_id', NEW.id, 'platform_id', NEW.platform_id,
+                    'state', NEW.state, 'outcome', NEW.outcome,
+                    'contact', NEW.outcome_contact, 'officer_id', NEW.outcome_officer_id,
+                    'amount_prevented', (SELECT amount_prevented FROM visit_logs
+                                         WHERE entry_id = NEW.outcome_entry_id),
+                    'first_contact_at', NEW.first_contact_at,
+                    'closed_at', NEW.closed_at, 'cancel_reason', NEW.cancel_reason,
+                    'county_id', NEW.county_id, 'station_id', NEW.station_id
+                ),
+                NEW.updated_at
+            )
+            ON CONFLICT (delivery_id) DO NOTHING;
+        END
+        """
+    )

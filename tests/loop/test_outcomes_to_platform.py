@@ -16,7 +16,7 @@ import pytest
 
 from server.loop.service import WebhookSender
 from server.settings import Settings
-from tests.support.api import as_platform, as_user, assert_problem
+from tests.support.api import a_warning, as_platform, as_user, assert_problem
 from tests.support.day import run_day
 
 pytestmark = pytest.mark.anyio
@@ -172,3 +172,28 @@ async def test_nothing_is_lost_while_the_platform_is_down_for_a_day(
         assert len(back.accepted) == 6
     finally:
         back.close()
+
+
+async def test_a_corrected_amount_reaches_the_platform_as_a_new_outcome(client, city) -> None:
+    from tests.support.sync import push, visit
+
+    platform = await as_platform(client)
+    out = await client.post(
+        "/api/v1/platform/warnings",
+        headers=platform,
+        json={"warnings": [a_warning("411602001001")]},
+    )
+    warning = out.json()["results"][0]["warning_id"]
+    o1 = await as_user(client, "o1")
+    first = visit(warning, amount_prevented=20_000)
+    await push(client, o1, first)
+    # The officer finds the sum was wrong and records a correction with the same outcome.
+    await push(
+        client, o1, visit(warning, amount_prevented=30_000, supersedes=first["entry"]["entry_id"])
+    )
+    items = (await client.get(FEED, headers=platform)).json()["items"]
+    assert [(i["outcome"], i["amount_prevented"]) for i in items] == [
+        ("dissuaded", 20_000),
+        ("dissuaded", 30_000),
+    ]
+    assert items[0]["delivery_id"] != items[1]["delivery_id"]
