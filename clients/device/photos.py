@@ -43,7 +43,8 @@ OFFSET_TYPE = "application/offset+octet-stream"
 # the window goes to. A chunk is held in memory whole (it is hashed before it is sent).
 CHUNK_BYTES = 256 * 1024
 MIN_CHUNK_BYTES = 64 * 1024
-MAX_CHUNK_BYTES = 8 * 1024 * 1024
+# Above the server's default photo limit (20 MB): on a good network a photo goes whole.
+MAX_CHUNK_BYTES = 32 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -92,12 +93,15 @@ class ChunkWindow:
         self.size = max(self.floor, self.size // 2)
 
 
-def _read_chunk(path: Path, offset: int, size: int) -> tuple[bytes, str]:
-    """The bytes [offset, offset + size) of the photo and their Upload-Checksum."""
+def _read_chunk(path: Path, offset: int, size: int, whole: str | None = None) -> tuple[bytes, str]:
+    """The bytes [offset, offset + size) of the photo and their Upload-Checksum. `whole`:
+    the photo's own sha256 (hex), which is the checksum of a chunk that is the whole
+    photo; if the file changed since, the server refuses the photo's hash anyway."""
     with path.open("rb") as handle:
         handle.seek(offset)
         chunk = handle.read(size)
-    return chunk, f"sha256 {base64.b64encode(hashlib.sha256(chunk).digest()).decode()}"
+    digest = bytes.fromhex(whole) if whole else hashlib.sha256(chunk).digest()
+    return chunk, f"sha256 {base64.b64encode(digest).decode()}"
 
 
 class _Chunks:
@@ -106,9 +110,10 @@ class _Chunks:
     the network and the server's work instead of adding to them. A guess that proves
     wrong (the chunk failed and the window shrank) is dropped and the chunk read again."""
 
-    def __init__(self, path: Path, size: int, pool: ThreadPoolExecutor) -> None:
+    def __init__(self, path: Path, size: int, sha256: str, pool: ThreadPoolExecutor) -> None:
         self.path = path
         self.size = size
+        self.sha256 = sha256
         self._pool = pool
         self._ahead: tuple[int, int, Future[tuple[bytes, str]]] | None = None
 
@@ -117,12 +122,20 @@ class _Chunks:
         ahead, self._ahead = self._ahead, None
         if ahead is not None and ahead[:2] == (offset, size):
             return ahead[2].result()
-        return _read_chunk(self.path, offset, size)
+        return _read_chunk(self.path, offset, size, self._whole(offset, size))
+
+    def _whole(self, offset: int, size: int) -> str | None:
+        return self.sha256 if offset == 0 and size == self.size else None
 
     def prepare(self, offset: int, size: int) -> None:
         size = min(size, self.size - offset)
         if size > 0:
-            self._ahead = (offset, size, self._pool.submit(_read_chunk, self.path, offset, size))
+            whole = self._whole(offset, size)
+            self._ahead = (
+                offset,
+                size,
+                self._pool.submit(_read_chunk, self.path, offset, size, whole),
+            )
 
 
 class _Retry(Exception):
@@ -210,7 +223,7 @@ class PhotoUploader:
         policy's attempts in a row without progress; then ServerUnreachable (the upload
         URL is kept: the next call resumes)."""
         sha256, size = photo["sha256"], int(photo["size"])
-        chunks = _Chunks(Path(photo["path"]), size, pool)
+        chunks = _Chunks(Path(photo["path"]), size, sha256, pool)
         url: str | None = photo["upload_url"]
         failures = resumes = 0
         sent_any = False

@@ -134,6 +134,7 @@ class _Step:
         self._start = start
         self._batch: list[bytes] = []
         self._batched = 0
+        self._rest_hashed = False
         self._jobs: list[asyncio.Future[None]] = []
 
     async def take(self, body: AsyncIterator[bytes]) -> None:
@@ -199,9 +200,22 @@ class _Step:
             self.writer.write(data)
             self.running.update(data)
 
+    def running_digest(self) -> bytes:
+        """The photo's sha256 so far, what the loop still holds included (then not hashed
+        again when it is written)."""
+        for data in self._batch:
+            self.running.update(data)
+        self._rest_hashed = True
+        return bytes(self.running.copy().digest())
+
     def write_rest(self) -> None:
         """Write what the loop still holds, after the body ended (a worker thread's part)."""
-        self.write(self._held())
+        batch = self._held()
+        if self._rest_hashed:
+            for data in batch:
+                self.writer.write(data)
+        else:
+            self.write(batch)
 
 
 class UploadService:
@@ -421,12 +435,15 @@ class UploadService:
         body: AsyncIterator[bytes],
     ) -> UploadOutcome:
         hasher = await self._hasher_at(upload, offset)
+        # A step from the first byte checked with sha256 has the photo's running sha256 as
+        # its own checksum: one hash of the bytes instead of two.
+        from_running = checksum is not None and checksum.algorithm == "sha256" and offset == 0
         head = b""
         if 0 < offset < SNIFF_BYTES:
             head = b"".join(self.storage.read_part(upload.id, 0, offset))
         step = _Step(
             running=hasher.copy(),
-            chunk_hash=hashlib.new(checksum.algorithm) if checksum else None,
+            chunk_hash=hashlib.new(checksum.algorithm) if checksum and not from_running else None,
             sniffer=_Sniffer(head) if offset < SNIFF_BYTES else None,
             media_type=upload.media_type,
             left=upload.length - offset,
@@ -443,8 +460,9 @@ class UploadService:
         except BaseException:
             step.writer.abort()
             raise
-        if checksum is not None and step.chunk_hash is not None:
-            matches = step.checked() == checksum.digest
+        if checksum is not None:
+            digest = step.running_digest() if from_running else step.checked()
+            matches = digest == checksum.digest
             if step.gone or not matches:
                 step.writer.abort()
             if step.gone:  # a cut-off body cannot be checked: it is sent again whole

@@ -202,8 +202,9 @@ async def test_closing_the_stream_drops_the_subscription(
         http.stream("GET", EVENTS, headers=o1) as first,
         http.stream("GET", EVENTS, headers=o1) as second,
     ):
-        await EventReader(first).block(3)
-        await EventReader(second).block(3)
+        assert (first.status_code, second.status_code) == (200, 200)
+        assert await EventReader(first).block(3) == ["retry: 3000"]
+        assert await EventReader(second).block(3) == ["retry: 3000"]
         assert notifier.subscriber_count(city.id("o1")) == 2
     await wait_until(lambda: notifier.subscriber_count() == 0)
     # Notifying nobody is harmless.
