@@ -4,17 +4,17 @@ unclaimed: every reader of claims catches up first."""
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import msgspec
 
 from server.clock import ManualClock, iso
 from server.store.interface import Store
-from server.store.records import Actor, Jurisdiction, NewWarning, Queue, WarningState
+from server.store.records import Actor, Jurisdiction
 from server.store.sync_records import PushContext
 from server.store.upload_records import PhotoRecord, UploadRecord, UploadState
 from sync.protocol import RecordVisit
-from tests.support.city import TinyCity
+from tests.support.city import TinyCity, new_warning
 from tests.support.sync import visit
 
 PHOTO = "c0" * 32
@@ -22,32 +22,7 @@ PHOTO = "c0" * 32
 
 def a_warning_of(store: Store, city: TinyCity) -> int:
     [(record, _)] = store.ingest_warnings(
-        [
-            NewWarning(
-                client_id=city.id("platform"),
-                platform_id="claims-1",
-                payload_hash="h",
-                resident_name="陈秀英",
-                resident_phone="13800001111",
-                resident_address="七一路12号",
-                resident_id_number=None,
-                grid_code="411602001001",
-                county_code=None,
-                source="fund_transfer",
-                fraud_type="fake_loan",
-                risk_level="high",
-                summary=None,
-                issued_at=datetime(2026, 11, 25, tzinfo=UTC),
-                deadline_at=datetime(2026, 11, 25, 2, tzinfo=UTC),
-                state=WarningState.DISPATCHED,
-                city_id="411600",
-                county_id="411602",
-                station_id="411602-01",
-                officer_id=city.id("o1"),
-                queue=Queue.OFFICER,
-                routing_reason=None,
-            )
-        ],
+        [new_warning(city.id("platform"), "claims-1", city.id("o1"))],
         Actor(user_id=city.id("platform")),
     )
     return record.id

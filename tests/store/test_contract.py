@@ -11,21 +11,23 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import msgspec
 import pytest
 
 from server.auth.passwords import Passwords
-from server.clock import ManualClock
+from server.clock import ManualClock, iso
 from server.errors import ConflictError, NotFound
 from server.store.interface import Store, open_store
 from server.store.records import (
     Actor,
-    NewWarning,
-    Queue,
     RefreshOutcome,
     WarningState,
 )
 from server.store.sqlite_tasks import WarningQuery
-from tests.support.city import TinyCity, build_tiny_city
+from server.store.sync_records import PushContext
+from sync.protocol import RecordVisit
+from tests.support.city import TinyCity, build_tiny_city, new_warning
+from tests.support.sync import visit
 
 IMPLEMENTATIONS: dict[str, Callable[[Path, ManualClock], Store]] = {
     "sqlite": lambda tmp, clock: open_store(str(tmp / "contract.db"), clock),
@@ -45,37 +47,6 @@ def any_store(
 @pytest.fixture
 def tiny(any_store: Store, passwords: Passwords) -> TinyCity:
     return build_tiny_city(any_store, passwords)
-
-
-def new_warning(
-    client_id: int, platform_id: str, officer_id: int | None = None, **changes: object
-) -> NewWarning:
-    fields: dict[str, object] = dict(
-        client_id=client_id,
-        platform_id=platform_id,
-        payload_hash="h" + platform_id,
-        resident_name="陈秀英",
-        resident_phone="13800001111",
-        resident_address="七一路12号",
-        resident_id_number=None,
-        grid_code="411602001001",
-        county_code=None,
-        source="fund_transfer",
-        fraud_type="fake_loan",
-        risk_level="high",
-        summary=None,
-        issued_at=datetime(2026, 11, 25, 0, 0, tzinfo=UTC),
-        deadline_at=datetime(2026, 11, 25, 2, 0, tzinfo=UTC),
-        state=WarningState.DISPATCHED if officer_id else WarningState.NEW,
-        city_id="411600",
-        county_id="411602",
-        station_id="411602-01",
-        officer_id=officer_id,
-        queue=Queue.OFFICER if officer_id else Queue.STATION,
-        routing_reason=None,
-    )
-    fields.update(changes)
-    return NewWarning(**fields)  # type: ignore[arg-type]
 
 
 def test_ingest_is_idempotent_and_bumps_the_sequence_once_per_new_warning(
@@ -267,3 +238,106 @@ def test_sqlite_a_deleted_audit_entry_is_detected(
     store.close()
     assert not verdict.ok
     assert verdict.first_bad_id == 4
+
+
+# -- report figures ----------------------------------------------------------------------
+
+LIMITS = {"high": (30, 120), "low": (480, 1440)}
+DAY = (datetime(2026, 11, 25, tzinfo=UTC), datetime(2026, 11, 26, tzinfo=UTC))
+REPORTED_AT = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
+
+
+def push_visit(store: Store, officer: int, task: int, arrived: str, **entry: object) -> None:
+    at = datetime(2026, 11, 25, 8, 0, tzinfo=UTC)
+    ctx = PushContext(
+        user_id=officer,
+        device_pk=1,
+        device_id=f"phone-{officer}",
+        city_id="411600",
+        county_id="411602",
+        station_id="411602-01",
+        received_at=iso(at),
+        now_ms=int(at.timestamp() * 1000),
+        clock_offset_ms=0,
+        skew_flagged=False,
+    )
+    body = visit(task, arrived_at=f"2026-11-25T{arrived}:00+00:00", **entry)
+    [result], _ = store.apply_push(ctx, [msgspec.convert(body, RecordVisit)])
+    assert result.status == "applied", result
+
+
+def a_reported_day(store: Store, tiny: TinyCity) -> dict[str, int]:
+    """Six warnings of 城区派出所 arriving at 08:00, twenty of 城关派出所 between the first
+    and the rest (so the station's own rows fill little of their rowid span)."""
+    platform, o1, o2, o4 = (tiny.id(n) for n in ("platform", "o1", "o2", "o4"))
+    elsewhere = {"station_id": "411621-01", "county_id": "411621", "grid_code": "411621001001"}
+    [(a, _)] = store.ingest_warnings([new_warning(platform, "A", o1)], ACTOR)
+    store.ingest_warnings(
+        [new_warning(platform, f"X{n}", o4, **elsewhere) for n in range(20)], ACTOR
+    )
+    ids = {"A": a.id}
+    for name, officer, risk in (("B", o1, "high"), ("C", o2, "low"), ("D", o2, "high")):
+        [(w, _)] = store.ingest_warnings(
+            [new_warning(platform, name, officer, risk_level=risk)], ACTOR
+        )
+        ids[name] = w.id
+    for name in ("E", "F"):
+        [(w, _)] = store.ingest_warnings([new_warning(platform, name, o2)], ACTOR)
+        ids[name] = w.id
+    # E waited ten minutes for its dispatch: 30 minutes from dispatch, 40 from arrival.
+    store.update_warning(
+        ids["E"], 1, {"dispatched_at": datetime(2026, 11, 25, 8, 10, tzinfo=UTC)}, "w", ACTOR
+    )
+    store.update_warning(ids["F"], 1, {"state": WarningState.CANCELLED}, "w", ACTOR)
+    push_visit(store, o1, ids["A"], "08:20", amount_prevented=5000)
+    push_visit(store, o1, ids["B"], "08:45", contact="phone", outcome="refused")
+    push_visit(store, o2, ids["E"], "08:40", amount_prevented=700)
+    return ids
+
+
+def test_warning_figures_count_each_group_and_list_its_contact_minutes(
+    any_store: Store, tiny: TinyCity
+) -> None:
+    a_reported_day(any_store, tiny)
+    rows = any_store.warning_figures(
+        "county_id", "411602", *DAY, REPORTED_AT, LIMITS, ["station_id", "officer"]
+    )
+    by_officer = {r["g1"]: r for r in rows}
+    assert set(by_officer) == {tiny.id("o1"), tiny.id("o2")}
+    assert {r["g0"] for r in rows} == {"411602-01"}
+    o1, o2 = by_officer[tiny.id("o1")], by_officer[tiny.id("o2")]
+    figures = ("received", "cancelled", "visited", "face_to_face", "on_time", "late", "overdue")
+    assert [o1[k] for k in figures] == [2, 0, 2, 1, 1, 1, 0]  # A at 20 minutes, B at 45
+    assert [o2[k] for k in figures] == [4, 1, 1, 1, 0, 1, 1]  # E late from arrival; D due
+    assert (o1["amount_prevented"], o2["amount_prevented"]) == (5000, 700)
+    assert (o1["outcome_dissuaded"], o1["outcome_refused"], o2["outcome_dissuaded"]) == (1, 1, 1)
+    assert o1["contact_minutes"] == [pytest.approx(20), pytest.approx(45)]
+    assert o2["contact_minutes"] == [pytest.approx(30)]  # from its dispatch
+    [total] = any_store.warning_figures("county_id", "411602", *DAY, REPORTED_AT, LIMITS, [])
+    assert total["received"] == 6
+    assert total["contact_minutes"] == sorted(o1["contact_minutes"] + o2["contact_minutes"])
+    after = (DAY[1], DAY[1] + timedelta(days=1))
+    assert any_store.warning_figures("city_id", "411600", *after, REPORTED_AT, LIMITS, []) == []
+
+
+def test_warning_figures_are_the_same_read_by_any_unit_that_holds_them(
+    any_store: Store, tiny: TinyCity
+) -> None:
+    a_reported_day(any_store, tiny)
+    city = any_store.warning_figures(
+        "city_id", "411600", *DAY, REPORTED_AT, LIMITS, ["station_id", "officer"]
+    )
+    station = any_store.warning_figures(
+        "station_id", "411602-01", *DAY, REPORTED_AT, LIMITS, ["officer"]
+    )
+    assert {r["g1"]: {**r, "g0": None, "g1": None} for r in city if r["g0"] == "411602-01"} == {
+        r["g0"]: {**r, "g0": None, "g1": None} for r in station
+    }
+    assert sum(r["received"] for r in city) == 26
+
+
+def test_warning_figures_refuse_what_they_cannot_scope_or_group_by(any_store: Store) -> None:
+    with pytest.raises(ValueError, match="scope"):
+        any_store.warning_figures("officer_id", "1", *DAY, REPORTED_AT, LIMITS, [])
+    with pytest.raises(ValueError, match="group"):
+        any_store.warning_figures("city_id", "411600", *DAY, REPORTED_AT, LIMITS, ["grid_code"])

@@ -12,10 +12,20 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from server.auth.passwords import Passwords
 from server.store.interface import Store
-from server.store.records import Actor, Grid, GridKind, Level, Unit
+from server.store.records import (
+    Actor,
+    Grid,
+    GridKind,
+    Level,
+    NewWarning,
+    Queue,
+    Unit,
+    WarningState,
+)
 
 PASSWORD = "pass-word-1"
 PLATFORM_SECRET = "platform-secret-1"
@@ -146,3 +156,35 @@ def build_tiny_city(store: Store, passwords: Passwords) -> TinyCity:
         system,
     )
     return city
+
+
+def new_warning(
+    client_id: int, platform_id: str, officer_id: int | None = None, **changes: object
+) -> NewWarning:
+    """A warning for station 411602-01's first grid, as the store takes it."""
+    fields: dict[str, object] = dict(
+        client_id=client_id,
+        platform_id=platform_id,
+        payload_hash="h" + platform_id,
+        resident_name="陈秀英",
+        resident_phone="13800001111",
+        resident_address="七一路12号",
+        resident_id_number=None,
+        grid_code="411602001001",
+        county_code=None,
+        source="fund_transfer",
+        fraud_type="fake_loan",
+        risk_level="high",
+        summary=None,
+        issued_at=datetime(2026, 11, 25, 0, 0, tzinfo=UTC),
+        deadline_at=datetime(2026, 11, 25, 2, 0, tzinfo=UTC),
+        state=WarningState.DISPATCHED if officer_id else WarningState.NEW,
+        city_id="411600",
+        county_id="411602",
+        station_id="411602-01",
+        officer_id=officer_id,
+        queue=Queue.OFFICER if officer_id else Queue.STATION,
+        routing_reason=None,
+    )
+    fields.update(changes)
+    return NewWarning(**fields)  # type: ignore[arg-type]
