@@ -7,7 +7,8 @@ BEATSYNC_REPORT_UTC_OFFSET_MINUTES (China Standard Time by default).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from bisect import bisect_left, bisect_right
+from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime, time, timedelta, timezone
 from typing import Any
 
@@ -98,28 +99,35 @@ class ReportService:
     def _today(self) -> str:
         return self.store.clock.now().astimezone(self.tz).date().isoformat()
 
-    def _rows(
-        self,
-        column: str,
-        value: str,
-        first: date,
-        last: date,
-        group: str | None,
-    ) -> dict[Any, tuple[WarningFigures, PublicityFigures]]:
+    def _levels(
+        self, column: str, value: str, first: date, last: date, groups: Sequence[str]
+    ) -> list[dict[Any, tuple[WarningFigures, PublicityFigures]]]:
+        """The unit's figures over [first, last]: the total (under key None), then by each of
+        `groups` in turn. The warnings are read once, at the finest grouping, and added up
+        to each level; publicity tasks are few and are counted per level."""
         start, end = self._bounds(first, last)
-        now = self.store.clock.now()
-        groups = [group] if group else []
-        warnings = {
-            (r["g0"] if group else None): _warning_figures(r)
-            for r in self.store.warning_figures(column, value, start, end, now, self.limits, groups)
-        }
-        for key, (p50, p90) in self.store.contact_percentiles(
-            column, value, start, end, group
-        ).items():
-            if key in warnings:
-                warnings[key].contact_minutes_median = p50
-                warnings[key].contact_minutes_p90 = p90
-        publicity = {
+        finest = self.store.warning_figures(
+            column, value, start, end, self.store.clock.now(), self.limits, groups
+        )
+        levels = []
+        for n, group in enumerate([None, *groups]):
+            warnings = _roll_up(finest, f"g{n - 1}" if group else None)
+            publicity = self._publicity(column, value, first, last, group)
+            levels.append(
+                {
+                    key: (
+                        warnings.get(key, WarningFigures()),
+                        publicity.get(key, PublicityFigures()),
+                    )
+                    for key in set(warnings) | set(publicity)
+                }
+            )
+        return levels
+
+    def _publicity(
+        self, column: str, value: str, first: date, last: date, group: str | None
+    ) -> dict[Any, PublicityFigures]:
+        return {
             r["g"]: PublicityFigures(
                 tasks=r["tasks"] or 0,
                 done=r["done"] or 0,
@@ -131,10 +139,6 @@ class ReportService:
                 column, value, first.isoformat(), last.isoformat(), self._today(), group
             )
         }
-        return {
-            key: (warnings.get(key, WarningFigures()), publicity.get(key, PublicityFigures()))
-            for key in set(warnings) | set(publicity)
-        }
 
     # -- completion report -------------------------------------------------------------
 
@@ -143,17 +147,14 @@ class ReportService:
     ) -> CompletionReport:
         unit = self.visible_unit(principal, unit_id)
         column, value = UNIT_COLUMN[unit.level], unit.id
-        total = self._rows(column, value, first, last, None).get(
-            None, (WarningFigures(), PublicityFigures())
-        )
         sub = SUB_COLUMN[unit.level]
+        levels = self._levels(column, value, first, last, [sub, "officer"] if sub else ["officer"])
+        total = levels[0].get(None, (WarningFigures(), PublicityFigures()))
         units = {u.id: u.name for u in self.store.list_units()}
-        by_unit: list[Row] = []
-        if sub is not None:
-            for key, (w, p) in self._rows(column, value, first, last, sub).items():
-                by_unit.append(
-                    Row(key=str(key), name=units.get(str(key), str(key)), warnings=w, publicity=p)
-                )
+        by_unit = [
+            Row(key=str(key), name=units.get(str(key), str(key)), warnings=w, publicity=p)
+            for key, (w, p) in (levels[1] if sub else {}).items()
+        ]
         names = {u.id: u.name for u in self.store.list_users(role="officer")}
         by_officer = [
             Row(
@@ -162,7 +163,7 @@ class ReportService:
                 warnings=w,
                 publicity=p,
             )
-            for key, (w, p) in self._rows(column, value, first, last, "officer").items()
+            for key, (w, p) in levels[-1].items()
         ]
         return CompletionReport(
             unit_id=unit.id,
@@ -182,24 +183,16 @@ class ReportService:
         unit = self.visible_unit(principal, None)
         column, value = UNIT_COLUMN[unit.level], unit.id
         names = {u.id: u.name for u in self.store.list_units()}
-        total = self._rows(column, value, first, last, None).get(
-            None, (WarningFigures(), PublicityFigures())
+        city = unit.level == Level.CITY
+        levels = self._levels(
+            column, value, first, last, ["county_id", "station_id"] if city else ["station_id"]
         )
+        total = levels[0].get(None, (WarningFigures(), PublicityFigures()))
         threshold = self.settings.bulletin_lagging_rate
         counties: list[BulletinRow] = []
-        if unit.level == Level.CITY:
-            counties = self._ranked(
-                "county",
-                self._rows(column, value, first, last, "county_id").items(),
-                names,
-                threshold,
-            )
-        stations = self._ranked(
-            "station",
-            self._rows(column, value, first, last, "station_id").items(),
-            names,
-            threshold,
-        )
+        if city:
+            counties = self._ranked("county", levels[1].items(), names, threshold)
+        stations = self._ranked("station", levels[-1].items(), names, threshold)
         return Bulletin(
             period=period,
             date_from=first,
@@ -246,13 +239,72 @@ class ReportService:
         ]
 
 
-def _warning_figures(r: dict[str, Any]) -> WarningFigures:
-    counts = {k: int(r[k] or 0) for k in COUNTS}
+def _roll_up(finest: list[dict[str, Any]], field: str | None) -> dict[Any, WarningFigures]:
+    """The store's finest rows added up by one of their group values (field None: all)."""
+    parts: dict[Any, list[dict[str, Any]]] = {}
+    for r in finest:
+        parts.setdefault(r[field] if field else None, []).append(r)
+    return {key: _warning_figures(rows) for key, rows in parts.items()}
+
+
+def _warning_figures(rows: list[dict[str, Any]]) -> WarningFigures:
+    counts = {k: sum(int(r[k] or 0) for r in rows) for k in COUNTS}
     assigned = counts["received"] - counts["cancelled"]
+    runs = [r["contact_minutes"] for r in rows]
     return WarningFigures(
         **counts,
         assigned=assigned,
         face_to_face_rate=_rate(counts["face_to_face"], assigned),
         on_time_rate=_rate(counts["on_time"], assigned),
-        outcomes={o: int(r[f"outcome_{o}"] or 0) for o in OUTCOMES},
+        contact_minutes_median=_nearest_rank(runs, 50),
+        contact_minutes_p90=_nearest_rank(runs, 90),
+        outcomes={o: sum(int(r[f"outcome_{o}"] or 0) for r in rows) for o in OUTCOMES},
     )
+
+
+def _nearest_rank(runs: list[list[float]], percent: int) -> float | None:
+    """Of the values in these ascending runs, the one at rank ceil(n * percent / 100),
+    to two decimals; None if there are none."""
+    n = sum(len(run) for run in runs)
+    if not n:
+        return None
+    return round(_kth_smallest(runs, (n * percent + 99) // 100), 2)
+
+
+def _kth_smallest(runs: list[list[float]], k: int) -> float:
+    """The k-th smallest (from 1) of the values in ascending runs, without merging them:
+    a unit's runs are its groups' minutes, each sorted once, and a city has hundreds.
+
+    Each round takes a pivot (the weighted median of the middles of what is left of each
+    run), counts what lies below and up to it by bisection, and keeps the side holding
+    rank k, which drops at least a quarter of the values left.
+    """
+    if len(runs) == 1:
+        return runs[0][k - 1]
+    lo = [0] * len(runs)
+    hi = [len(run) for run in runs]
+    while True:
+        pivot = _weighted_median(
+            [(run[(a + b) // 2], b - a) for run, a, b in zip(runs, lo, hi, strict=True) if a < b]
+        )
+        below = [bisect_left(r, pivot, a, b) for r, a, b in zip(runs, lo, hi, strict=True)]
+        upto = [bisect_right(r, pivot, a, b) for r, a, b in zip(runs, lo, hi, strict=True)]
+        n_below = sum(below) - sum(lo)
+        n_upto = sum(upto) - sum(lo)
+        if n_below < k <= n_upto:
+            return pivot
+        if k <= n_below:
+            hi = below
+        else:
+            k -= n_upto
+            lo = upto
+
+
+def _weighted_median(values: list[tuple[float, int]]) -> float:
+    values.sort()
+    half, seen = sum(w for _, w in values) / 2, 0
+    for value, weight in values:
+        seen += weight
+        if seen >= half:
+            return value
+    return values[-1][0]

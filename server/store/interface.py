@@ -262,10 +262,16 @@ class SupervisionStore(Protocol):
         now: datetime,
         limits: dict[str, tuple[int, int]],
         groups: Sequence[str],
-    ) -> list[dict[str, Any]]: ...
-    def contact_percentiles(
-        self, column: str, value: str, start: datetime, end: datetime, group: str | None
-    ) -> dict[Any, tuple[float, float]]: ...
+    ) -> list[dict[str, Any]]:
+        """Figures per (group...) of the warnings received in [start, end) in the unit
+        (`column` = `value`), one row per group met with its values under g0, g1...:
+        received, cancelled, visited, face_to_face, on_time, late, overdue (at `now`),
+        closed, amount_prevented, outcome_<name> per outcome, and contact_minutes (minutes
+        from dispatch to first contact of each visited warning, ascending). A group is a
+        unit column or 'officer' (who recorded the outcome, else the assignee). Raises
+        ValueError for any other column or group."""
+        ...
+
     def publicity_figures(
         self,
         column: str,

@@ -1,15 +1,20 @@
 """Supervision in SQLite: report figures, escalation steps, visit reviews, the outcome feed
 and its webhook cursor, and what supervisors see of officers' phones.
 
-Report queries read one jurisdiction's warnings by (unit column, created_at), an index
-of m005_supervision, and aggregate in SQL; every figure is a plain count or sum over the
-same rows, so per-officer and per-unit figures add up to the totals.
+Report figures come from one pass over a jurisdiction's warnings received in the range:
+in table order over their rowid span when they fill most of it, else by (unit column,
+created_at), an index of m005_supervision. SQL reduces each warning to its figure bits,
+amount prevented and minutes to first contact; Python counts them per group (a hash
+where GROUP BY would sort every row). Every figure is a plain count or sum over the same
+rows, so per-officer and per-unit figures add up to the totals.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from operator import itemgetter
 from typing import Any
 
 import msgspec
@@ -46,6 +51,81 @@ def _limit_case(limits: Limits, index: int) -> tuple[str, list[int]]:
     return sql, params
 
 
+UNIT_INDEX = {
+    "city_id": "warnings_city_created",
+    "county_id": "warnings_county_created",
+    "station_id": "warnings_station_created",
+}
+# A warning's figures as the bits of one integer: rows are then counted by (bits, group)
+# in a hash, where a GROUP BY would have SQLite sort every row of a city-month.
+CANCELLED, VISITED, FACE_TO_FACE, ON_TIME, LATE, OVERDUE, CLOSED = (1 << n for n in range(7))
+OUTCOME_SHIFT = 7  # the outcome's place in OUTCOMES plus one (0: none), three bits
+# Above those, for a visit whose minutes from dispatch are its minutes from arrival too
+# (dispatched on arrival, or never dispatched): the slot of its risk level's limit, so
+# on time or late is read off the minutes already computed, not by julianday() again.
+SLOT_SHIFT = 10
+CHUNK = 100_000  # rows fetched at a time, so memory stays small whatever the range
+FLAGS = (
+    ("visited", VISITED),
+    ("face_to_face", FACE_TO_FACE),
+    ("on_time", ON_TIME),
+    ("late", LATE),
+    ("overdue", OVERDUE),
+    ("closed", CLOSED),
+)
+
+
+def _slots(limits: Limits, index: int) -> tuple[list[int], dict[str, Any]]:
+    """Each risk level's limit by slot (1... in sorted order, then the largest for any
+    other level; 0 is no slot), and the parameters naming levels and limits by slot."""
+    levels = sorted(limits)
+    by_slot = [0, *(limits[level][index] for level in levels)]
+    by_slot.append(max(v[index] for v in limits.values()))
+    params: dict[str, Any] = {f"limit{n}": limit for n, limit in enumerate(by_slot)}
+    params.update({f"risk{n}": level for n, level in enumerate(levels, start=1)})
+    return by_slot, params
+
+
+def _figures_sql(column: str, keys: Sequence[str], slots: int, *, dense: bool) -> str:
+    """One row per warning: minutes from dispatch to first contact, amount prevented,
+    figure bits, then the group keys. Times are compared as julianday() did in every
+    earlier release, so a contact on the very minute of its limit counts the same."""
+    whens = range(1, slots - 1)
+    slot = f"CASE w.risk_level {' '.join(f'WHEN :risk{n} THEN {n}' for n in whens)}"
+    lim = f"CASE w.risk_level {' '.join(f'WHEN :risk{n} THEN :limit{n}' for n in whens)}"
+    slot += f" ELSE {slots - 1} END"
+    lim += f" ELSE :limit{slots - 1} END"
+    since = "(julianday(w.first_contact_at) - julianday(w.created_at)) * 1440"
+    outcome = " ".join(
+        f"WHEN '{o}' THEN {(n + 1) << OUTCOME_SHIFT}" for n, o in enumerate(OUTCOMES)
+    )
+    bits = (
+        f"CASE WHEN w.state = 'cancelled' THEN {CANCELLED} ELSE"
+        f" (w.outcome_contact IS 'face_to_face') * {FACE_TO_FACE}"
+        f" + (w.state IN ('completed', 'unreachable')) * {CLOSED}"
+        f" + CASE w.outcome {outcome} ELSE 0 END"
+        f" + CASE WHEN w.first_contact_at IS NOT NULL THEN {VISITED} + CASE"
+        " WHEN w.dispatched_at IS NULL OR w.dispatched_at = w.created_at"
+        f" THEN ({slot}) << {SLOT_SHIFT}"
+        f" WHEN {since} <= {lim} THEN {ON_TIME} WHEN {since} > {lim} THEN {LATE} ELSE 0 END"
+        f" WHEN w.state IN {OPEN_STATES}"
+        f" AND (julianday(:now) - julianday(w.created_at)) * 1440 > {lim} THEN {OVERDUE}"
+        " ELSE 0 END END"
+    )
+    if dense:
+        source, span = "warnings w NOT INDEXED", "w.rowid BETWEEN :lo AND :hi AND "
+    else:
+        source, span = f"warnings w INDEXED BY {UNIT_INDEX[column]}", ""
+    return (
+        "SELECT CASE WHEN w.state != 'cancelled' AND w.first_contact_at IS NOT NULL THEN"  # noqa: S608
+        " (julianday(w.first_contact_at) - julianday(coalesce(w.dispatched_at, w.created_at)))"
+        " * 1440 END, CASE WHEN w.state != 'cancelled' THEN v.amount_prevented END,"
+        f" {bits}{''.join(', ' + k for k in keys)}"
+        f" FROM {source} LEFT JOIN visit_logs v ON v.entry_id = w.outcome_entry_id"
+        f" WHERE {span}w.{column} = :value AND w.created_at >= :start AND w.created_at < :end"
+    )
+
+
 class SQLiteSupervision(SQLiteScope, SQLiteClaims):
     # -- completion report -----------------------------------------------------------------
 
@@ -59,69 +139,43 @@ class SQLiteSupervision(SQLiteScope, SQLiteClaims):
         limits: Limits,
         groups: Sequence[str],
     ) -> list[dict[str, Any]]:
-        """Counts per (group...) for warnings received in [start, end) in the unit.
+        """Figures per (group...) for warnings received in [start, end) in the unit.
 
-        Columns: received, cancelled, visited, face_to_face, on_time, late, overdue,
-        closed, amount_prevented and one per outcome; all over non-cancelled warnings
-        except received and cancelled.
+        One row per group met, its values under g0, g1...; columns: received, cancelled,
+        visited, face_to_face, on_time, late, overdue, closed, amount_prevented and one
+        per outcome (outcome_<name>), all over non-cancelled warnings except received and
+        cancelled; and contact_minutes: the minutes from dispatch (dispatched_at, or the
+        arrival when the warning waited in a queue) to first contact of each visited
+        warning, ascending, for nearest-rank percentiles. Raises ValueError for a column
+        or group it cannot scope or group by.
         """
         if column not in UNIT_COLUMNS:
             raise ValueError(f"cannot scope by {column}")
-        keys = [f"{_group_sql(g)} AS g{n}" for n, g in enumerate(groups)]
-        contact_case, contact_params = _limit_case(limits, 0)
-        outcome_sums = ", ".join(
-            f"sum(w.state != 'cancelled' AND w.outcome = '{o}') AS outcome_{o}" for o in OUTCOMES
-        )
-        sql = (
-            f"SELECT {', '.join(keys) + ',' if keys else ''} count(*) AS received,"  # noqa: S608
-            " sum(w.state = 'cancelled') AS cancelled,"
-            " sum(w.state != 'cancelled' AND w.first_contact_at IS NOT NULL) AS visited,"
-            " sum(w.state != 'cancelled' AND w.outcome_contact = 'face_to_face')"
-            " AS face_to_face,"
-            " sum(w.state != 'cancelled' AND w.first_contact_at IS NOT NULL AND"
-            f" (julianday(w.first_contact_at) - julianday(w.created_at)) * 1440 <= lim)"
-            " AS on_time,"
-            " sum(w.state != 'cancelled' AND w.first_contact_at IS NOT NULL AND"
-            f" (julianday(w.first_contact_at) - julianday(w.created_at)) * 1440 > lim)"
-            " AS late,"
-            f" sum(w.state IN {OPEN_STATES} AND w.first_contact_at IS NULL AND"
-            " (julianday(?) - julianday(w.created_at)) * 1440 > lim) AS overdue,"
-            " sum(w.state IN ('completed', 'unreachable')) AS closed,"
-            " coalesce(sum(CASE WHEN w.state != 'cancelled' THEN v.amount_prevented END), 0)"
-            f" AS amount_prevented, {outcome_sums}"
-            f" FROM (SELECT w.*, {contact_case} AS lim FROM warnings w"
-            f" WHERE w.{column} = ? AND w.created_at >= ? AND w.created_at < ?) w"
-            " LEFT JOIN visit_logs v ON v.entry_id = w.outcome_entry_id"
-            + (f" GROUP BY {', '.join(f'g{n}' for n in range(len(groups)))}" if groups else "")
-        )
-        params = [iso(now), *contact_params, value, iso(start), iso(end)]
-        rows = self._query(sql, params)
-        return [r for r in rows if r["received"]]
-
-    def contact_percentiles(
-        self, column: str, value: str, start: datetime, end: datetime, group: str | None
-    ) -> dict[Any, tuple[float, float]]:
-        """Minutes from dispatch to first contact: (median, p90) per group, nearest rank.
-
-        Dispatch is when the warning reached an officer (dispatched_at), or its arrival
-        when it waited in a unit's queue. Group None: the whole unit, under key None.
-        """
-        if column not in UNIT_COLUMNS:
-            raise ValueError(f"cannot scope by {column}")
-        g = _group_sql(group) if group else "NULL"
-        sql = (
-            "SELECT g, max(CASE WHEN rn = (n * 50 + 99) / 100 THEN d END) AS p50,"  # noqa: S608
-            " max(CASE WHEN rn = (n * 90 + 99) / 100 THEN d END) AS p90 FROM ("
-            f" SELECT {g} AS g, d, row_number() OVER (PARTITION BY {g} ORDER BY d) AS rn,"
-            f" count(*) OVER (PARTITION BY {g}) AS n FROM (SELECT w.*,"
-            " (julianday(w.first_contact_at)"
-            " - julianday(coalesce(w.dispatched_at, w.created_at))) * 1440 AS d"
-            f" FROM warnings w WHERE w.{column} = ? AND w.created_at >= ?"
-            " AND w.created_at < ? AND w.state != 'cancelled'"
-            " AND w.first_contact_at IS NOT NULL) w) GROUP BY g"
-        )
-        rows = self._query(sql, (value, iso(start), iso(end)))
-        return {r["g"]: (round(r["p50"], 2), round(r["p90"], 2)) for r in rows}
+        keys = [_group_sql(g) for g in groups]
+        params: dict[str, Any] = {"value": value, "start": iso(start), "end": iso(end)}
+        with self._snapshot() as conn:
+            span = conn.execute(
+                "SELECT min(rowid) AS lo, max(rowid) AS hi, count(*) AS n"  # noqa: S608
+                f" FROM warnings INDEXED BY {UNIT_INDEX[column]} WHERE {column} = :value"
+                " AND created_at >= :start AND created_at < :end",
+                params,
+            ).fetchone()
+            if not span["n"]:
+                return []
+            # Dense in its rowid span (a city's, or any unit's in a quiet database): read
+            # that span in table order, far cheaper than a row lookup per index entry.
+            dense = span["n"] * 3 >= span["hi"] - span["lo"] + 1
+            by_slot, slot_params = _slots(limits, 0)
+            sql = _figures_sql(column, keys, len(by_slot), dense=dense)
+            cursor = conn.cursor()
+            cursor.row_factory = None  # plain tuples: a city-month is half a million rows
+            cursor.execute(
+                sql, params | slot_params | {"now": iso(now), "lo": span["lo"], "hi": span["hi"]}
+            )
+            tally = _Tally(by_slot)
+            while rows := cursor.fetchmany(CHUNK):
+                tally.add(rows)
+        return tally.figures()
 
     def publicity_figures(
         self,
@@ -515,6 +569,65 @@ class SQLiteSupervision(SQLiteScope, SQLiteClaims):
             (officer,),
         )
         return int(row["n"]) if row else None
+
+
+class _Tally:
+    """Rows of _figures_sql, a chunk at a time, summed into a row of figures per group."""
+
+    def __init__(self, by_slot: Sequence[int]) -> None:
+        self.by_slot = by_slot
+        self.bits: Counter[tuple[Any, ...]] = Counter()  # (bits, *group) -> warnings
+        # Per group: its minutes, and [amount prevented, on time, late] by those minutes.
+        self.sums: dict[tuple[Any, ...], tuple[list[float], list[int]]] = {}
+
+    def add(self, rows: list[tuple[Any, ...]]) -> None:
+        self.bits.update(map(itemgetter(slice(2, None)), rows))
+        sums, by_slot = self.sums, self.by_slot
+        for row in rows:
+            try:
+                minutes, counts = sums[row[3:]]
+            except KeyError:
+                minutes, counts = sums[row[3:]] = ([], [0, 0, 0])
+            if row[0] is not None:
+                minutes.append(row[0])
+                if slot := row[2] >> SLOT_SHIFT:
+                    counts[1 + (row[0] > by_slot[slot])] += 1
+            if row[1]:
+                counts[0] += row[1]
+
+    def figures(self) -> list[dict[str, Any]]:
+        out = {key: _empty_figures(key) for key in self.sums}
+        for bits_and_key, n in self.bits.items():
+            _count(out[bits_and_key[1:]], bits_and_key[0], n)
+        for key, (minutes, (amount, on_time, late)) in self.sums.items():
+            figures = out[key]
+            figures["amount_prevented"] = amount
+            figures["on_time"] += on_time
+            figures["late"] += late
+            minutes.sort()
+            figures["contact_minutes"] = minutes
+        return list(out.values())
+
+
+def _empty_figures(key: Sequence[Any]) -> dict[str, Any]:
+    figures: dict[str, Any] = {f"g{n}": k for n, k in enumerate(key)}
+    figures.update(dict.fromkeys(("received", "cancelled"), 0))
+    figures.update(dict.fromkeys((name for name, _ in FLAGS), 0))
+    figures.update(dict.fromkeys((f"outcome_{o}" for o in OUTCOMES), 0))
+    return figures
+
+
+def _count(figures: dict[str, Any], bits: int, n: int) -> None:
+    """Add n warnings with these figure bits."""
+    figures["received"] += n
+    if bits & CANCELLED:
+        figures["cancelled"] += n
+        return
+    for name, flag in FLAGS:
+        if bits & flag:
+            figures[name] += n
+    if outcome := (bits >> OUTCOME_SHIFT) & 7:
+        figures[f"outcome_{OUTCOMES[outcome - 1]}"] += n
 
 
 def _empty_publicity(g: Any) -> dict[str, Any]:
