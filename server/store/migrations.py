@@ -577,3 +577,31 @@ def m008_outcome_corrections(db: Database) -> None:
         END
         """
     )
+
+
+@migrations(name="m009_outcome_amount")
+def m009_outcome_amount(db: Database) -> None:
+    """The amount prevented of the entry holding a warning's outcome, on the warning row:
+    a city-month report reads it from 570,000 rows instead of looking each up in the
+    visit log. A trigger keeps it whoever moves the outcome (a push, a conflict
+    resolution); the row is being written then anyway."""
+    _run(
+        db,
+        """
+        ALTER TABLE warnings ADD COLUMN outcome_amount INTEGER;
+        UPDATE warnings SET outcome_amount = (SELECT amount_prevented FROM visit_logs v
+            WHERE v.entry_id = warnings.outcome_entry_id)
+        WHERE outcome_entry_id IS NOT NULL
+        """,
+    )
+    db.execute(
+        """
+        CREATE TRIGGER warnings_outcome_amount AFTER UPDATE OF outcome_entry_id ON warnings
+        WHEN OLD.outcome_entry_id IS NOT NEW.outcome_entry_id
+        BEGIN
+            UPDATE warnings SET outcome_amount = (SELECT amount_prevented FROM visit_logs
+                WHERE entry_id = NEW.outcome_entry_id)
+            WHERE id = NEW.id;
+        END
+        """
+    )

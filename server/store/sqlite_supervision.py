@@ -119,9 +119,9 @@ def _figures_sql(column: str, keys: Sequence[str], slots: int, *, dense: bool) -
     return (
         "SELECT CASE WHEN w.state != 'cancelled' AND w.first_contact_at IS NOT NULL THEN"  # noqa: S608
         " (julianday(w.first_contact_at) - julianday(coalesce(w.dispatched_at, w.created_at)))"
-        " * 1440 END, CASE WHEN w.state != 'cancelled' THEN v.amount_prevented END,"
+        " * 1440 END, CASE WHEN w.state != 'cancelled' THEN w.outcome_amount END,"
         f" {bits}{''.join(', ' + k for k in keys)}"
-        f" FROM {source} LEFT JOIN visit_logs v ON v.entry_id = w.outcome_entry_id"
+        f" FROM {source}"
         f" WHERE {span}w.{column} = :value AND w.created_at >= :start AND w.created_at < :end"
     )
 
