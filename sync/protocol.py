@@ -24,6 +24,9 @@ from msgspec import Meta
 from sync.vocab import ContactMethod, EditableField, Outcome, TaskKind
 
 AwareDatetime = Annotated[datetime, Meta(tz=True)]
+# A server's id: rowids from 1 to the largest integer JavaScript holds exactly (a wider
+# one could not even be looked up: SQLite refuses integers past 64 bits).
+TaskId = Annotated[int, Meta(ge=1, le=2**53 - 1)]
 ClientId = Annotated[
     str,
     Meta(
@@ -82,7 +85,7 @@ class RecordVisit(msgspec.Struct, kw_only=True, tag="record_visit"):
     mutation_id: ClientId
     hlc: HlcText
     task_kind: TaskKind
-    task_id: int
+    task_id: TaskId
     entry: VisitEntry
 
 
@@ -90,7 +93,7 @@ class SetField(msgspec.Struct, kw_only=True, tag="set_field"):
     mutation_id: ClientId
     hlc: HlcText
     task_kind: TaskKind
-    task_id: int
+    task_id: TaskId
     field: EditableField
     value: Annotated[str, Meta(max_length=4000)] | None
     base_hlc: HlcText | None = None

@@ -358,3 +358,14 @@ async def test_phones_pushing_at_the_same_moment_are_each_applied_as_if_alone(
             assert len(store.visit_logs_for("warning", task)) == 2
             warning = store.get_warning(task)
             assert warning.state == "completed"
+
+
+async def test_a_task_id_no_server_could_hold_is_refused_alone(client, city) -> None:
+    [warning] = await deliver(client, a_warning("411602001001"))
+    o1 = await as_user(client, "o1")
+    result = await push(client, o1, visit(2**64), visit(warning))
+    bad, good = result["results"]
+    assert bad["status"] == "rejected"
+    assert bad["problem"]["code"] == "malformed_mutation"
+    assert bad["problem"]["field"] == "task_id"
+    assert good["status"] == "applied"
