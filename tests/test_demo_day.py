@@ -50,7 +50,7 @@ pytestmark = pytest.mark.anyio
 CST = timezone(timedelta(hours=8))
 DAY = "2026-11-25"
 COUNTY, OTHER_COUNTY = "411602", "411621"
-EAST, WEST = "411602-01", "411602-02"  # 东关派出所, 西关派出所
+EAST, WEST, QUIET = "411602-01", "411602-02", "411602-03"  # 东关, 西关, and one with no warning
 A, B, C = "officer-411602-01-1", "officer-411602-01-2", "officer-411602-02-1"
 # Each warning's village or community, in the grid of the officer the story gives it to.
 GRIDS = {
@@ -407,13 +407,16 @@ async def test_a_supervisor_runs_a_day_of_the_demo_city_from_the_api_alone(
     assert response.status_code == 200, response.text
     assert (await get(client, east, REVIEW))["items"] == []
 
-    # 11:00 The county supervisor downloads the day's bulletin: both stations lag (< 90%).
+    # 11:00 The county supervisor downloads the day's bulletin: both stations lag (< 90%);
+    # the county's third station had no warning today and is listed last, with zeros.
     clock.set(local(11))
     bulletin = await get(client, county, BULLETIN, day=DAY)
     assert [(r["unit_id"], r["rank"], r["lagging"]) for r in bulletin["stations"]] == [
         (EAST, 1, True),  # on time 3 of 4
         (WEST, 2, True),  # on time 1 of 2
+        (QUIET, 3, False),
     ]
+    assert bulletin["stations"][2]["warnings"]["received"] == 0
     assert bulletin["lagging_units"] == ["东关派出所", "西关派出所"]
     assert pick(bulletin["total"]["warnings"], *COUNTED) == pick(total, *COUNTED)
 
@@ -425,7 +428,7 @@ async def test_a_supervisor_runs_a_day_of_the_demo_city_from_the_api_alone(
     assert response.content.startswith(b"\xef\xbb\xbf")
     rows = list(csv.reader(io.StringIO(response.content[3:].decode("utf-8"))))
     assert rows[0][:6] == ["级别", "排名", "单位编码", "单位", "预警数", "撤销数"]
-    assert len(rows) == 1 + 2
+    assert len(rows) == 1 + 3
     records = {r[2]: dict(zip(rows[0], r, strict=True)) for r in rows[1:]}
     assert pick(records[EAST], "单位", "应访数", "按时率", "超时接触数", "挽损金额(元)") == {
         "单位": "东关派出所",
@@ -495,7 +498,9 @@ async def test_a_supervisor_runs_a_day_of_the_demo_city_from_the_api_alone(
     )
     assert (await get(client, other, REVIEW))["items"] == []
     assert (await get(client, other, ESCALATIONS))["items"] == []
-    assert (await get(client, other, BULLETIN, day=DAY))["stations"] == []
+    theirs = (await get(client, other, BULLETIN, day=DAY))["stations"]
+    assert {r["unit_id"][:6] for r in theirs} == {OTHER_COUNTY}  # their own stations only
+    assert all(r["warnings"]["received"] == 0 for r in theirs)
     for who in (other, f"station-{WEST}"):
         assert_problem(
             await client.post(

@@ -182,17 +182,25 @@ class ReportService:
         first, last = period_range(day, period)
         unit = self.visible_unit(principal, None)
         column, value = UNIT_COLUMN[unit.level], unit.id
-        names = {u.id: u.name for u in self.store.list_units()}
+        units = self.store.list_units()
+        names = {u.id: u.name for u in units}
         city = unit.level == Level.CITY
         levels = self._levels(
             column, value, first, last, ["county_id", "station_id"] if city else ["station_id"]
         )
         total = levels[0].get(None, (WarningFigures(), PublicityFigures()))
         threshold = self.settings.bulletin_lagging_rate
+        # Every unit below is on the bulletin, a quiet one with zeros: a station missing
+        # from the list reads as a station forgotten, not as one without warnings.
+        within = [u for u in units if getattr(u, column) == value]
         counties: list[BulletinRow] = []
         if city:
-            counties = self._ranked("county", levels[1].items(), names, threshold)
-        stations = self._ranked("station", levels[-1].items(), names, threshold)
+            counties = self._ranked(
+                "county", _every(levels[1], within, Level.COUNTY), names, threshold
+            )
+        stations = self._ranked(
+            "station", _every(levels[-1], within, Level.STATION), names, threshold
+        )
         return Bulletin(
             period=period,
             date_from=first,
@@ -308,3 +316,14 @@ def _weighted_median(values: list[tuple[float, int]]) -> float:
         if seen >= half:
             return value
     return values[-1][0]
+
+
+def _every(
+    rows: dict[Any, tuple[WarningFigures, PublicityFigures]], units: list[Any], level: Level
+) -> list[tuple[Any, tuple[WarningFigures, PublicityFigures]]]:
+    """The figures of every unit of `level` among `units`, zeros for a unit without any."""
+    out = dict(rows)
+    for unit in units:
+        if unit.level == level:
+            out.setdefault(unit.id, (WarningFigures(), PublicityFigures()))
+    return list(out.items())
