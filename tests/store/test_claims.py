@@ -8,14 +8,13 @@ from datetime import timedelta
 
 import msgspec
 
-from server.clock import ManualClock, iso
+from server.clock import ManualClock
 from server.store.interface import Store
 from server.store.records import Actor, Jurisdiction
-from server.store.sync_records import PushContext
 from server.store.upload_records import PhotoRecord, UploadRecord, UploadState
 from sync.protocol import RecordVisit
 from tests.support.city import TinyCity, new_warning
-from tests.support.sync import visit
+from tests.support.sync import push_context, visit
 
 PHOTO = "c0" * 32
 
@@ -57,19 +56,7 @@ def an_old_stored_photo(store: Store, clock: ManualClock, officer: int) -> None:
 
 
 def push_visit_naming_the_photo(store: Store, clock: ManualClock, officer: int, task: int) -> None:
-    now = clock.now()
-    ctx = PushContext(
-        user_id=officer,
-        device_pk=1,
-        device_id="phone-o1",
-        city_id="411600",
-        county_id="411602",
-        station_id="411602-01",
-        received_at=iso(now),
-        now_ms=int(now.timestamp() * 1000),
-        clock_offset_ms=0,
-        skew_flagged=False,
-    )
+    ctx = push_context(officer, clock.now(), "phone-o1")
     mutation = msgspec.convert(visit(task, photos=[PHOTO]), RecordVisit)
     [result], _ = store.apply_push(ctx, [mutation])
     assert result.status == "applied"

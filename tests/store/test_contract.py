@@ -15,7 +15,7 @@ import msgspec
 import pytest
 
 from server.auth.passwords import Passwords
-from server.clock import ManualClock, iso
+from server.clock import ManualClock
 from server.errors import ConflictError, NotFound
 from server.store.interface import Store, open_store
 from server.store.records import (
@@ -24,10 +24,9 @@ from server.store.records import (
     WarningState,
 )
 from server.store.sqlite_tasks import WarningQuery
-from server.store.sync_records import PushContext
 from sync.protocol import RecordVisit
 from tests.support.city import TinyCity, build_tiny_city, new_warning
-from tests.support.sync import visit
+from tests.support.sync import push_context, visit
 
 IMPLEMENTATIONS: dict[str, Callable[[Path, ManualClock], Store]] = {
     "sqlite": lambda tmp, clock: open_store(str(tmp / "contract.db"), clock),
@@ -248,19 +247,7 @@ REPORTED_AT = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
 
 
 def push_visit(store: Store, officer: int, task: int, arrived: str, **entry: object) -> None:
-    at = datetime(2026, 11, 25, 8, 0, tzinfo=UTC)
-    ctx = PushContext(
-        user_id=officer,
-        device_pk=1,
-        device_id=f"phone-{officer}",
-        city_id="411600",
-        county_id="411602",
-        station_id="411602-01",
-        received_at=iso(at),
-        now_ms=int(at.timestamp() * 1000),
-        clock_offset_ms=0,
-        skew_flagged=False,
-    )
+    ctx = push_context(officer, datetime(2026, 11, 25, 8, 0, tzinfo=UTC))
     body = visit(task, arrived_at=f"2026-11-25T{arrived}:00+00:00", **entry)
     [result], _ = store.apply_push(ctx, [msgspec.convert(body, RecordVisit)])
     assert result.status == "applied", result

@@ -116,8 +116,15 @@ async def pull_all(
             return changes, cursor, page["checksum"]
 
 
-async def double_visit(client: httpx.AsyncClient, city: Any, store: Any) -> tuple[int, int]:
+async def double_visit(
+    client: httpx.AsyncClient,
+    city: Any,
+    store: Any,
+    first: dict[str, Any] | None = None,
+    second: dict[str, Any] | None = None,
+) -> tuple[int, int]:
     """o1 phoned and was refused; o2, assigned meanwhile, went to the door later.
+    `first` and `second`: what else their entries say (an amount prevented, say).
 
     Returns (warning id, id of the double_visit conflict o2's push produced).
     """
@@ -137,7 +144,11 @@ async def double_visit(client: httpx.AsyncClient, city: Any, store: Any) -> tupl
         client,
         o1,
         visit(
-            warning, contact="phone", outcome="refused", hlc_text=hlc("phone-o1", 1_764_050_000_000)
+            warning,
+            contact="phone",
+            outcome="refused",
+            hlc_text=hlc("phone-o1", 1_764_050_000_000),
+            **(first or {}),
         ),
     )
     # Reopening for a second try is a supervisor's job; here o2 was assigned before o1's
@@ -160,8 +171,28 @@ async def double_visit(client: httpx.AsyncClient, city: Any, store: Any) -> tupl
                 contact="face_to_face",
                 outcome="dissuaded",
                 hlc_text=hlc("phone-o2", 1_764_060_000_000),
+                **(second or {}),
             ),
         )
     )["results"]
     assert verdict["status"] == "conflict", verdict
     return warning, int(verdict["conflict_id"])
+
+
+def push_context(officer: int, at: datetime, device_id: str | None = None) -> Any:
+    """What the sync service hands the store for a push of station 411602-01's officer."""
+    from server.clock import iso
+    from server.store.sync_records import PushContext
+
+    return PushContext(
+        user_id=officer,
+        device_pk=1,
+        device_id=device_id or f"phone-{officer}",
+        city_id="411600",
+        county_id="411602",
+        station_id="411602-01",
+        received_at=iso(at),
+        now_ms=int(at.timestamp() * 1000),
+        clock_offset_ms=0,
+        skew_flagged=False,
+    )

@@ -153,31 +153,9 @@ async def test_rejected_mutations_are_kept_for_review(client, city) -> None:
 async def test_the_reports_count_the_amount_of_whichever_side_holds_the_outcome(
     client, city, store
 ) -> None:
-    from server.store.records import Actor
-    from tests.support.api import a_warning, as_platform
-    from tests.support.sync import visit
-
-    out = await client.post(
-        "/api/v1/platform/warnings",
-        headers=await as_platform(client),
-        json={"warnings": [a_warning("411602001001")]},
+    _, conflict_id = await double_visit(
+        client, city, store, {"amount_prevented": 1_000}, {"amount_prevented": 50_000}
     )
-    warning = out.json()["results"][0]["warning_id"]
-    o1 = await as_user(client, "o1")
-    phoned = visit(warning, contact="phone", outcome="dissuaded", amount_prevented=1_000)
-    await push(client, o1, {**phoned, "hlc": hlc("phone-o1", 1_764_050_000_000)})
-    store.update_warning(
-        warning,
-        store.get_warning(warning).version,
-        {"officer_id": city.id("o2")},
-        "warning.reassign",
-        Actor(user_id=city.id("sup1")),
-    )
-    o2 = await as_user(client, "o2")
-    at_door = visit(warning, node="phone-o2", amount_prevented=50_000)
-    [verdict] = (await push(client, o2, {**at_door, "hlc": hlc("phone-o2", 1_764_060_000_000)}))[
-        "results"
-    ]
     sup1 = await as_user(client, "sup1")
     params = {"date_from": "2026-11-25", "date_to": "2026-11-25", "unit_id": "411602-01"}
 
@@ -187,8 +165,6 @@ async def test_the_reports_count_the_amount_of_whichever_side_holds_the_outcome(
 
     assert await amount() == 50_000  # face to face holds the outcome
     await client.post(
-        f"/api/v1/conflicts/{verdict['conflict_id']}/resolve",
-        headers=sup1,
-        json={"decision": "prefer_other"},
+        f"/api/v1/conflicts/{conflict_id}/resolve", headers=sup1, json={"decision": "prefer_other"}
     )
     assert await amount() == 1_000
