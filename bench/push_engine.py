@@ -24,6 +24,7 @@ from pathlib import Path
 
 import msgspec
 
+from bench.common import officer_grids
 from bench.sync import BATCH, PHONES, visit_batch
 from server.auth.passwords import Passwords
 from server.auth.principal import Principal
@@ -37,7 +38,7 @@ from server.warnings.service import WarningService
 Push = tuple[Principal, bytes]
 
 
-def phones(store: Store, pushes: int) -> list[list[Push]]:
+def phones(store: Store, db: Path, pushes: int) -> list[list[Push]]:
     """Each phone's pushes, in order, for the first 8 officers of the demo city."""
     platform = store.get_user_by_login("platform")
     assert platform is not None
@@ -45,31 +46,23 @@ def phones(store: Store, pushes: int) -> list[list[Push]]:
     rng = random.Random(7)
     now = datetime.now(UTC)
     out: list[list[Push]] = []
-    for n, (officer, grids) in enumerate(sorted(officer_grids(store).items())[:PHONES]):
+    for n, (login, grids) in enumerate(sorted(officer_grids(db).items())[:PHONES]):
         items = [random_warning(rng, grids, i, now) for i in range(200)]
         for i, item in enumerate(items):
-            item["platform_id"] = f"engine-{officer}-{i}"
+            item["platform_id"] = f"engine-{login}-{i}"
             item["grid_code"] = grids[i % len(grids)]
         body = msgspec.json.encode({"warnings": items})
         delivered = ingest.ingest(Principal.of(platform, 0, "bench", "bench"), body)
         tasks = [r.warning_id for r in delivered.results if r.warning_id is not None]
-        user = store.get_user(officer)
+        user = store.get_user_by_login(login)
         assert user is not None
         device = f"bench-engine-{n:04d}"
         session, dev = store.open_session(
-            officer, device, "bench", f"r-{n}", datetime(2030, 1, 1, tzinfo=UTC)
+            user.id, device, "bench", f"r-{n}", datetime(2030, 1, 1, tzinfo=UTC)
         )
         principal = Principal.of(user, dev.id, dev.device_id, session)
         out.append([(principal, visit_batch(device, tasks, k)) for k in range(pushes)])
     return out
-
-
-def officer_grids(store: Store) -> dict[int, list[str]]:
-    grids: dict[int, list[str]] = {}
-    for grid in store.list_grids():
-        if grid.officer_id is not None:
-            grids.setdefault(grid.officer_id, []).append(grid.code)
-    return grids
 
 
 def run(store: Store, work: list[list[Push]], threads: int) -> tuple[float, list[float], float]:
@@ -98,10 +91,11 @@ def run(store: Store, work: list[list[Push]], threads: int) -> tuple[float, list
 
 def measure(pushes: int, threads: int) -> Callable[[], None]:
     with tempfile.TemporaryDirectory() as tmp:
-        store = open_store(str(Path(tmp) / "engine.db"), SystemClock())
+        db = Path(tmp) / "engine.db"
+        store = open_store(str(db), SystemClock())
         try:
             seed_demo_city(store, Passwords(time_cost=1, memory_kib=1024))
-            work = phones(store, pushes)
+            work = phones(store, db, pushes)
             took, times, cpu = run(store, work, threads)
         finally:
             store.close()

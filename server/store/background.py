@@ -16,9 +16,16 @@ IDLE_EXIT_S = 5.0
 
 
 class BackgroundTask:
-    def __init__(self, name: str, work: Callable[[], object], pause_s: float) -> None:
+    def __init__(
+        self,
+        name: str,
+        work: Callable[[], object],
+        pause_s: float,
+        on_close: Callable[[], object] | None = None,
+    ) -> None:
         self._name = name
         self._work = work
+        self._on_close = on_close
         self._pause_s = pause_s
         self._pending = threading.Event()
         self._lock = threading.Lock()
@@ -42,6 +49,8 @@ class BackgroundTask:
         self._pending.set()
         if thread is not None and thread is not threading.current_thread():
             thread.join()
+        if self._on_close is not None:
+            self._on_close()
 
     def _run(self) -> None:
         while self._next():

@@ -20,11 +20,19 @@ BACKSTOP_PAGES = 16_384
 
 
 def wal_checkpointer(path: str) -> BackgroundTask:
-    def checkpoint() -> None:
-        conn = sqlite3.connect(path, isolation_level=None, timeout=10)
-        try:
-            conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-        finally:
-            conn.close()
+    # One connection for the store's life, opened at the first checkpoint: the thread that
+    # uses it may end when idle and another take over, never two at once.
+    held: list[sqlite3.Connection] = []
 
-    return BackgroundTask("wal-checkpoint", checkpoint, PAUSE_S)
+    def checkpoint() -> None:
+        if not held:
+            held.append(
+                sqlite3.connect(path, isolation_level=None, timeout=10, check_same_thread=False)
+            )
+        held[0].execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+
+    def close() -> None:
+        while held:
+            held.pop().close()
+
+    return BackgroundTask("wal-checkpoint", checkpoint, PAUSE_S, on_close=close)

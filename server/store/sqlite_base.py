@@ -69,8 +69,8 @@ class SQLiteBase:
         self.clock = clock
         self._writer = connect(self.path)
         self._writer.execute(f"PRAGMA wal_autocheckpoint = {BACKSTOP_PAGES}")
-        # Pushes write visit logs, claims and audit entries all over their indexes; a
-        # larger page cache keeps those pages in memory between transactions.
+        # Pushes write visit logs, audit entries and their indexes; a larger page cache
+        # keeps those pages in memory between transactions.
         self._writer.execute("PRAGMA cache_size = -32768")
         self._checkpointer = wal_checkpointer(self.path)
         self._write_lock = threading.Lock()

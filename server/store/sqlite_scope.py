@@ -195,10 +195,9 @@ def _load_scope_inputs(
     known: Mapping[tuple[str, int], KnownTask] | None = None,
 ) -> _ScopeInputs:
     """Everything that decides the tasks' scopes, read in a few queries per kind."""
-    holders: dict[tuple[str, int], set[int]] = {key: set() for key in keys}
     inputs = _ScopeInputs(
         assignees={key: set() for key in keys},
-        holders=holders,
+        holders={key: set() for key in keys},
         version={},
         cancelled=set(),
         current={key: {} for key in keys},
@@ -219,7 +218,7 @@ def _load_scope_inputs(
                 f" WHERE task_kind = ? AND task_id IN ({marks})",
                 (kind, *chunk),
             ):
-                holders[(kind, r["task_id"])].add(r["officer_id"])
+                inputs.holders[(kind, r["task_id"])].add(r["officer_id"])
             for r in conn.execute(
                 "SELECT task_id, officer_id, version FROM scope_members"  # noqa: S608
                 f" WHERE task_kind = ? AND task_id IN ({marks})",

@@ -87,65 +87,68 @@ def decode_cursor(cursor: str | None) -> tuple[str, int, str]:
     return mode, number, key
 
 
+class _DecodedPush(msgspec.Struct):
+    device_time: datetime
+    valid: list[tuple[int, RecordVisit | SetField]]
+    malformed: dict[int, MutationResult]
+    kept: list[tuple[str, str, str, str]]  # (mutation id, code, detail, body) to keep
+
+
+def _decode_push(body: bytes) -> _DecodedPush:
+    """The push's mutations by index: the valid ones, and a verdict and a record to keep
+    for each malformed one. Raises InputError when the envelope itself is bad."""
+    try:
+        # Nearly every push is well-formed: one typed decode, and mutation by mutation
+        # only when something in it is not.
+        whole = push_request_decoder.decode(body)
+    except (msgspec.ValidationError, msgspec.DecodeError):
+        pass
+    else:
+        return _DecodedPush(whole.device_time, list(enumerate(whole.mutations)), {}, [])
+    try:
+        envelope = _push_envelope.decode(body)
+    except msgspec.ValidationError as exc:
+        path, reason = field_from_msgspec(str(exc))
+        raise InputError(reason, field=path or "mutations") from exc
+    except msgspec.DecodeError as exc:
+        raise InputError(f"body is not JSON: {exc}", code=ErrorCode.MALFORMED_BODY) from exc
+    if not 1 <= len(envelope.mutations) <= MAX_MUTATIONS:
+        raise InputError(f"a push holds 1 to {MAX_MUTATIONS} mutations", field="mutations")
+    decoded = _DecodedPush(envelope.device_time, [], {}, [])
+    for index, raw in enumerate(envelope.mutations):
+        try:
+            decoded.valid.append((index, _mutation.decode(raw)))
+        except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+            path, reason = field_from_msgspec(str(exc))
+            mutation_id = _mutation_id_of(raw) or f"#{index}"
+            code = Rejection.MALFORMED_MUTATION.value
+            decoded.malformed[index] = MutationResult(
+                mutation_id=mutation_id,
+                status="rejected",
+                problem=MutationProblem(code=code, detail=reason, field=path or None),
+            )
+            decoded.kept.append((mutation_id, code, reason, bytes(raw).decode(errors="replace")))
+    return decoded
+
+
 class SyncService:
     def __init__(self, store: Store) -> None:
         self.store = store
 
     def push_raw(self, principal: Principal, body: bytes) -> PushResponse:
         """Decode a push mutation by mutation; a malformed one is rejected alone and kept."""
-        try:
-            # Nearly every push is well-formed: one typed decode, and mutation by mutation
-            # only when something in it is not.
-            whole = push_request_decoder.decode(body)
-        except (msgspec.ValidationError, msgspec.DecodeError):
-            pass
-        else:
-            ctx = self._context(principal, whole.device_time)
-            results, server_hlc = self.store.apply_push(ctx, whole.mutations)
-            return self._response(ctx, results, server_hlc)
-        try:
-            envelope = _push_envelope.decode(body)
-        except msgspec.ValidationError as exc:
-            path, reason = field_from_msgspec(str(exc))
-            raise InputError(reason, field=path or "mutations") from exc
-        except msgspec.DecodeError as exc:
-            raise InputError(f"body is not JSON: {exc}", code=ErrorCode.MALFORMED_BODY) from exc
-        if not 1 <= len(envelope.mutations) <= MAX_MUTATIONS:
-            raise InputError(f"a push holds 1 to {MAX_MUTATIONS} mutations", field="mutations")
-        ctx = self._context(principal, envelope.device_time)
-        valid: list[tuple[int, RecordVisit | SetField]] = []
-        malformed: dict[int, MutationResult] = {}
-        kept: list[tuple[str, str, str, str]] = []
-        for index, raw in enumerate(envelope.mutations):
-            try:
-                valid.append((index, _mutation.decode(raw)))
-            except (msgspec.ValidationError, msgspec.DecodeError) as exc:
-                path, reason = field_from_msgspec(str(exc))
-                mutation_id = _mutation_id_of(raw) or f"#{index}"
-                malformed[index] = MutationResult(
-                    mutation_id=mutation_id,
-                    status="rejected",
-                    problem=MutationProblem(
-                        code=Rejection.MALFORMED_MUTATION.value, detail=reason, field=path or None
-                    ),
-                )
-                kept.append(
-                    (
-                        mutation_id,
-                        Rejection.MALFORMED_MUTATION.value,
-                        reason,
-                        bytes(raw).decode(errors="replace"),
-                    )
-                )
-        if kept:
-            self.store.record_rejections(ctx, kept)
+        decoded = _decode_push(body)
+        ctx = self._context(principal, decoded.device_time)
+        if decoded.kept:
+            self.store.record_rejections(ctx, decoded.kept)
+        valid = decoded.valid
         applied, server_hlc = (
             (self.store.apply_push(ctx, [m for _, m in valid]))
             if valid
             else ([], self.store.server_hlc())
         )
-        by_index = dict(zip((i for i, _ in valid), applied, strict=True)) | malformed
-        results = [by_index[i] for i in range(len(envelope.mutations))]
+        by_index = dict(zip((i for i, _ in valid), applied, strict=True)) | decoded.malformed
+        results = [by_index[i] for i in range(len(by_index))]
         return self._response(ctx, results, server_hlc)
 
     def _context(self, principal: Principal, device_time: datetime) -> PushContext:
