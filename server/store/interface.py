@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from datetime import date, datetime, timedelta
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, _ProtocolMeta, runtime_checkable
 
 from server.clock import Clock
 from server.store.records import (
@@ -365,9 +365,38 @@ class UploadStore(Protocol):
         ...
 
 
+class _CheckedOncePerClass(_ProtocolMeta):
+    """isinstance() against a runtime-checkable protocol, remembered per class once true.
+
+    Litestar checks every injected dependency against its annotation, and on Python 3.11
+    isinstance() with a protocol looks up each of its members, every time: about 80 µs,
+    paid by every request that uses the store. A store's members are its class's (and
+    `clock`, which __init__ sets), so an answer of yes for one instance holds for its
+    class. A no is not remembered: it is rare, and checked in full each time.
+    """
+
+    _yes: set[tuple[type, type]] = set()
+
+    def __instancecheck__(cls, instance: object) -> bool:
+        key = (cls, type(instance))
+        if key in cls._yes:
+            return True
+        if super().__instancecheck__(instance):
+            cls._yes.add(key)
+            return True
+        return False
+
+
 # runtime_checkable: Litestar checks injected dependencies against their annotation.
 @runtime_checkable
-class Store(CoreStore, SyncStore, SupervisionStore, UploadStore, Protocol):
+class Store(
+    CoreStore,
+    SyncStore,
+    SupervisionStore,
+    UploadStore,
+    Protocol,
+    metaclass=_CheckedOncePerClass,
+):
     """The whole interface every store implementation satisfies."""
 
 

@@ -95,18 +95,27 @@ def prepare(ctx: PushContext, mutations: Sequence[Mutation]) -> list[Prepared]:
     return out
 
 
+# Per kind: (kind, state column, table, final states, audit entity), looked up once.
+_KINDS = {
+    "warning": (TaskKind.WARNING, "state", "warnings", WARNING_FINAL, "warning"),
+    "publicity": (
+        TaskKind.PUBLICITY,
+        "status",
+        "publicity_tasks",
+        PUBLICITY_FINAL,
+        "publicity_task",
+    ),
+}
+
+
 class _Task:
     """A task as this push sees it: the row, the engine's view, what to write back."""
 
     def __init__(
         self, kind: str, row: dict[str, Any], assignees: frozenset[int], ever: frozenset[int]
     ) -> None:
-        self.kind = TaskKind(kind)
+        self.kind, self.state_column, self.table, self.final, self.entity = _KINDS[kind]
         self.row = row
-        self.state_column = "state" if self.kind == TaskKind.WARNING else "status"
-        self.table = "warnings" if self.kind == TaskKind.WARNING else "publicity_tasks"
-        self.final = WARNING_FINAL if self.kind == TaskKind.WARNING else PUBLICITY_FINAL
-        self.entity = "warning" if self.kind == TaskKind.WARNING else "publicity_task"
         self.assignees = assignees
         self.ever = ever
         self.sets: dict[str, Any] = {}
@@ -336,7 +345,8 @@ class PushBatch:
             [decision.conflict.value] if decision.conflict else []
         )
         before, after = self._apply(task, decision, mutation)
-        self._keep_visit(mutation, prep, hlc, flags, task, before, after)
+        hlc_text = hlc.encode()
+        self._keep_visit(mutation, prep, hlc_text, flags, task, before, after)
         conflict_id = None
         if decision.conflict is not None:
             conflict_id = self.store._record_conflict(
@@ -346,14 +356,14 @@ class PushBatch:
             mutation_id=mutation.mutation_id,
             status="conflict" if conflict_id else "applied",
             conflict_id=conflict_id,
-            hlc=hlc.encode(),
+            hlc=hlc_text,
         )
 
     def _keep_visit(
         self,
         mutation: RecordVisit,
         prep: Prepared,
-        hlc: HLC,
+        hlc: str,
         flags: list[str],
         task: _Task,
         before: dict[str, Any],
@@ -364,9 +374,9 @@ class PushBatch:
         self.visits.append(
             [
                 *prep.visit_row,
-                hlc.encode(),
+                hlc,
                 ctx.clock_offset_ms,
-                _encode(flags).decode(),
+                _encode(flags).decode() if flags else "[]",
                 None,
                 row["city_id"],
                 row["county_id"],
@@ -445,6 +455,7 @@ class PushBatch:
         decision = merge.decide_field(
             stored[0] if stored else None, stored[1] if stored else None, mutation, hlc
         )
+        hlc_text = hlc.encode()
         if decision.apply:
             # Who changed what stays traceable: every applied edit is in the audit chain.
             self.audit.append(
@@ -453,12 +464,12 @@ class PushBatch:
                     task.entity,
                     str(mutation.task_id),
                     {"field": name, "value": stored[0] if stored else None},
-                    {"field": name, "value": mutation.value, "hlc": hlc.encode()},
+                    {"field": name, "value": mutation.value, "hlc": hlc_text},
                     task.scope,
                 )
             )
-            self.field_values[(*key, name)] = (mutation.value, hlc.encode(), self.ctx.user_id)
-            self.fields.append((*key, name, mutation.value, hlc.encode(), self.ctx.user_id))
+            self.field_values[(*key, name)] = (mutation.value, hlc_text, self.ctx.user_id)
+            self.fields.append((*key, name, mutation.value, hlc_text, self.ctx.user_id))
             task.touched = True
         conflict_id = None
         if decision.conflict and stored is not None:
@@ -469,7 +480,7 @@ class PushBatch:
             mutation_id=mutation.mutation_id,
             status="conflict" if conflict_id else "applied",
             conflict_id=conflict_id,
-            hlc=hlc.encode(),
+            hlc=hlc_text,
         )
 
     # -- writing, in bulk ----------------------------------------------------------------

@@ -213,18 +213,21 @@ def _load_scope_inputs(
             marks = ",".join("?" * len(chunk))
             if known is None:
                 _read_tasks(conn, kind, chunk, inputs)
-            for r in conn.execute(
+            # Plain tuples: these two reads return a row per officer per task.
+            rows = conn.cursor()
+            rows.row_factory = None
+            for task_id, officer_id in rows.execute(
                 "SELECT task_id, officer_id FROM task_visitors"  # noqa: S608
                 f" WHERE task_kind = ? AND task_id IN ({marks})",
                 (kind, *chunk),
             ):
-                inputs.holders[(kind, r["task_id"])].add(r["officer_id"])
-            for r in conn.execute(
+                inputs.holders[(kind, task_id)].add(officer_id)
+            for task_id, officer_id, held in rows.execute(
                 "SELECT task_id, officer_id, version FROM scope_members"  # noqa: S608
                 f" WHERE task_kind = ? AND task_id IN ({marks})",
                 (kind, *chunk),
             ):
-                inputs.current[(kind, r["task_id"])][r["officer_id"]] = r["version"]
+                inputs.current[(kind, task_id)][officer_id] = held
     return inputs
 
 
