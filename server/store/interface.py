@@ -73,7 +73,10 @@ class CoreStore(Protocol):
         ...
 
     def update_user(self, user_id: int, changes: dict[str, Any], actor: Actor) -> User:
-        """Raises NotFound. Disabling ends every session of the user."""
+        """Raises NotFound. Disabling ends every session of the user. An officer disabled,
+        moved to another station or given another role returns their open warnings to
+        the station queue (state new, no officer), audited as warning.return, bumping
+        seq and version of each; upsert_users does the same."""
         ...
 
     def get_user(self, user_id: int) -> User | None: ...

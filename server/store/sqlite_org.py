@@ -20,7 +20,8 @@ from server.store.records import (
     Unit,
     User,
 )
-from server.store.sqlite_base import AuditItem, SQLiteBase, to_record
+from server.store.sqlite_base import AuditItem, to_record
+from server.store.sqlite_scope import SQLiteScope
 
 # How long after a refresh the same refresh token may be retried (its answer was lost).
 REFRESH_RETRY_GRACE = timedelta(seconds=120)
@@ -46,7 +47,20 @@ def _end_sessions(conn: sqlite3.Connection, user_id: int, now: str) -> None:
     )
 
 
-class SQLiteOrg(SQLiteBase):
+def _leaves_warnings(old: dict[str, Any], row: dict[str, Any]) -> str | None:
+    """Why an officer's open warnings must go back to the station queue, if they must."""
+    if old["role"] != "officer":
+        return None
+    if not row["active"]:
+        return f"officer {row['login']} was disabled"
+    if row["role"] != "officer":
+        return f"{row['login']} is no longer an officer"
+    if row["station_id"] != old["station_id"]:
+        return f"officer {row['login']} moved to another station"
+    return None
+
+
+class SQLiteOrg(SQLiteScope):
     # -- units and grids --------------------------------------------------------------
 
     def upsert_units(self, units: Sequence[Unit], actor: Actor) -> tuple[int, int]:
@@ -227,12 +241,14 @@ class SQLiteOrg(SQLiteBase):
         Each dict has login, name, role, unit_id, city_id, county_id, station_id, active,
         and for new users password_hash (and optionally demo_password). An existing user's
         password is kept unless password_hash is given. Disabling a user ends their sessions,
+        and an officer disabled or moved returns their open warnings to the station queue,
         as update_user does. Returns (users, created, updated).
         """
         now = self._now()
         created = updated = 0
         audit: list[AuditItem] = []
         out: list[User] = []
+        changed: list[tuple[dict[str, Any], dict[str, Any]]] = []
         with self.transaction() as conn:
             for user in users:
                 old = conn.execute(
@@ -294,6 +310,7 @@ class SQLiteOrg(SQLiteBase):
                         ),
                     ).fetchone()
                     updated += 1
+                    changed.append((old, row))
                     if old["active"] and not row["active"]:
                         _end_sessions(conn, row["id"], now)
                     audit.append(
@@ -308,12 +325,15 @@ class SQLiteOrg(SQLiteBase):
                     )
                 out.append(to_record(row, User))
             self._append_audit(conn, audit, actor)
+            self._return_open_warnings(conn, changed, now, actor)
         return out, created, updated
 
     def update_user(self, user_id: int, changes: dict[str, Any], actor: Actor) -> User:
         """Change one user's fields (name, role, unit and its ancestors, active, password).
 
-        Disabling a user revokes all of their sessions in the same transaction.
+        Disabling a user revokes all of their sessions in the same transaction; an
+        officer disabled, moved to another station or given another role returns their
+        open warnings to the station queue (see _return_open_warnings).
         Raises NotFound. Audited as user.update.
         """
         allowed = {
@@ -364,7 +384,62 @@ class SQLiteOrg(SQLiteBase):
                     [("user.password", "user", str(user_id), None, None, _scope_of(row))],
                     actor,
                 )
+            self._return_open_warnings(conn, [(old, row)], now, actor)
         return to_record(row, User)
+
+    def _return_open_warnings(
+        self,
+        conn: sqlite3.Connection,
+        changed: Sequence[tuple[dict[str, Any], dict[str, Any]]],
+        now: str,
+        actor: Actor,
+    ) -> None:
+        """An officer who was disabled, moved to another station or given another role
+        will not go to their warnings' residents: the open ones wait in their station's
+        queue again (state new, no officer), for the supervisor to assign, instead of
+        sitting with nobody coming. Bumps seq and version of each; audited as
+        warning.return; the officer's devices learn it through the scope change log."""
+        reasons = {row["id"]: why for old, row in changed if (why := _leaves_warnings(old, row))}
+        if not reasons:
+            return
+        marks = ",".join("?" * len(reasons))
+        warnings = conn.execute(
+            "SELECT id, state, officer_id, queue, city_id, county_id, station_id"  # noqa: S608
+            f" FROM warnings WHERE officer_id IN ({marks})"
+            " AND state IN ('new', 'dispatched', 'in_progress') ORDER BY id",
+            list(reasons),
+        ).fetchall()
+        if not warnings:
+            return
+        first = self._next_seq(conn, len(warnings))
+        conn.executemany(
+            "UPDATE warnings SET state = 'new', officer_id = NULL, queue = 'station',"
+            " routing_reason = ?, version = version + 1, seq = ?, updated_at = ? WHERE id = ?",
+            [(reasons[w["officer_id"]], first + n, now, w["id"]) for n, w in enumerate(warnings)],
+        )
+        self._append_audit(
+            conn,
+            [
+                (
+                    "warning.return",
+                    "warning",
+                    str(w["id"]),
+                    {k: w[k] for k in ("state", "officer_id", "queue")},
+                    {
+                        "state": "new",
+                        "officer_id": None,
+                        "queue": "station",
+                        "routing_reason": reasons[w["officer_id"]],
+                    },
+                    _scope_of(w),
+                )
+                for w in warnings
+            ],
+            actor,
+        )
+        self._refresh_scopes(
+            conn, [("warning", w["id"], first + n) for n, w in enumerate(warnings)]
+        )
 
     def get_user(self, user_id: int) -> User | None:
         row = self._one("SELECT * FROM users WHERE id = ?", (user_id,))

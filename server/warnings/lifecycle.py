@@ -5,6 +5,9 @@
     dispatched|in_progress --mark_unreachable--> unreachable
     new|dispatched|in_progress --cancel--> cancelled
     new|dispatched|in_progress --assign--> dispatched      (reassignment)
+    new|dispatched|in_progress --return--> new              (its officer left: the store
+                                                             does it when the officer is
+                                                             disabled or moved)
 
 completed, unreachable and cancelled are final.
 """
