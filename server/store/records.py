@@ -158,6 +158,7 @@ class WarningRecord(NewWarning, frozen=True, kw_only=True):
     outcome: str | None
     cancel_reason: str | None
     dispatched_at: datetime | None
+    first_contact_at: datetime | None = None
     version: int
     seq: int
     created_at: datetime

@@ -12,6 +12,7 @@ from litestar.params import FromQuery, JSONBody, QueryParameter
 from server.auth.principal import Principal
 from server.bounds import PathId, QueryId
 from server.guards import platform_only, staff_only, supervisors_only
+from server.settings import Settings
 from server.store.interface import Store
 from server.store.records import Queue, WarningState
 from server.store.sqlite_tasks import WarningQuery
@@ -28,8 +29,10 @@ from server.warnings.service import WarningService
 from server.warnings.vocab import FraudType, RiskLevel
 
 
-def provide_warning_service(store: NamedDependency[Store]) -> WarningService:
-    return WarningService(store)
+def provide_warning_service(
+    store: NamedDependency[Store], settings: NamedDependency[Settings]
+) -> WarningService:
+    return WarningService(store, settings.deadline_minutes())
 
 
 def _document_batch_body(data: JSONBody[WarningBatchIn]) -> None:  # pragma: no cover - never called
@@ -86,10 +89,15 @@ class WarningController(Controller):
         risk_level: FromQuery[RiskLevel | None] = None,
         fraud_type: FromQuery[FraudType | None] = None,
         overdue: FromQuery[bool | None] = None,
+        past_deadline: FromQuery[bool | None] = None,
         limit: Limit = 100,
         cursor: FromQuery[str | None] = None,
     ) -> WarningPage:
-        """Warnings in the caller's jurisdiction (an officer: their own), soonest deadline first."""
+        """Warnings in the caller's jurisdiction (an officer: their own), soonest deadline first.
+
+        `overdue`: open, never contacted, past its risk level's minutes to first contact
+        since it arrived (as reports and escalation count it); `past_deadline`: open and
+        past the platform's deadline_at."""
         query = WarningQuery(
             states=tuple(s.value for s in states or ()),
             station_id=station_id,
@@ -100,7 +108,7 @@ class WarningController(Controller):
             fraud_type=fraud_type.value if fraud_type else None,
             limit=limit,
         )
-        return warnings.list(principal, query, cursor, overdue)
+        return warnings.list(principal, query, cursor, overdue, past_deadline)
 
     @get("/{warning_id:int}", operation_id="getWarning", sync_to_thread=True)
     def get_warning(

@@ -93,7 +93,11 @@ class WarningOut(msgspec.Struct, kw_only=True):
     summary: str | None
     issued_at: datetime
     deadline_at: datetime
+    # Open, never contacted, and longer since it arrived than its risk level's minutes to
+    # first contact: the overdue of reports, escalation and oversight.
     overdue: bool
+    # Open and past the platform's deadline_at.
+    past_deadline: bool
     state: WarningState
     queue: Queue
     city_id: str

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from collections.abc import Callable
-from datetime import datetime
+from collections.abc import Callable, Mapping
+from datetime import datetime, timedelta
 from functools import cache
 from typing import Annotated, Any
 
@@ -17,6 +17,7 @@ from server.clock import iso
 from server.errors import ErrorCode, InputError, NotFound, problem
 from server.logs import get_logger
 from server.problems import field_from_msgspec
+from server.settings import Settings
 from server.store.interface import Store
 from server.store.records import Actor, NewWarning, Queue, Role, WarningRecord
 from server.store.sqlite_tasks import WarningQuery
@@ -83,8 +84,14 @@ def decode_cursor(cursor: str) -> tuple[str, int]:
 
 
 class WarningService:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, limits: Mapping[str, tuple[int, int]] | None = None) -> None:
+        """limits: risk level -> (minutes to first contact, to an outcome), as settings
+        give them (Settings.deadline_minutes); the defaults when not given."""
         self.store = store
+        self.contact_minutes = {
+            level: contact
+            for level, (contact, _) in (limits or Settings().deadline_minutes()).items()
+        }
 
     # -- ingest --------------------------------------------------------------------------
 
@@ -236,20 +243,32 @@ class WarningService:
     # -- reading -------------------------------------------------------------------------
 
     def list(
-        self, principal: Principal, query: WarningQuery, cursor: str | None, overdue: bool | None
+        self,
+        principal: Principal,
+        query: WarningQuery,
+        cursor: str | None,
+        overdue: bool | None = None,
+        past_deadline: bool | None = None,
     ) -> WarningPage:
         if cursor:
             query = msgspec.structs.replace(query, after=decode_cursor(cursor))
-        if overdue:
+        now = self.store.clock.now()
+        if overdue is not None:
             query = msgspec.structs.replace(
                 query,
-                deadline_before=self.store.clock.now(),
+                overdue=overdue,
+                overdue_at=now,
+                contact_minutes=tuple(sorted(self.contact_minutes.items())),
+            )
+        if past_deadline:
+            query = msgspec.structs.replace(
+                query,
+                deadline_before=now,
                 states=query.states or tuple(s.value for s in OPEN_STATES),
             )
         rows = self.store.list_warnings(principal.jurisdiction, query)
-        if overdue is False:
-            now = self.store.clock.now()
-            rows = [r for r in rows if not _is_overdue(r, now)]
+        if past_deadline is False:
+            rows = [r for r in rows if not _is_past_deadline(r, now)]
         next_cursor = encode_cursor(rows[-1]) if len(rows) == query.limit else None
         return WarningPage(items=[self.to_out(principal, r) for r in rows], next_cursor=next_cursor)
 
@@ -262,7 +281,15 @@ class WarningService:
         assert record is not None  # noqa: S101 - check_covers raised otherwise
         return record
 
+    def _is_overdue(self, r: WarningRecord, now: datetime) -> bool:
+        """As reports and escalation count it (WarningQuery.overdue says it in SQL)."""
+        if r.state not in OPEN_STATES or r.first_contact_at is not None:
+            return False
+        minutes = self.contact_minutes.get(r.risk_level, max(self.contact_minutes.values()))
+        return now - r.created_at > timedelta(minutes=minutes)
+
     def to_out(self, principal: Principal, r: WarningRecord) -> WarningOut:
+        now = self.store.clock.now()
         id_number = (
             mask_id_number(r.resident_id_number)
             if principal.role == Role.OFFICER
@@ -284,7 +311,8 @@ class WarningService:
             summary=r.summary,
             issued_at=r.issued_at,
             deadline_at=r.deadline_at,
-            overdue=_is_overdue(r, self.store.clock.now()),
+            overdue=self._is_overdue(r, now),
+            past_deadline=_is_past_deadline(r, now),
             state=r.state,
             queue=r.queue,
             city_id=r.city_id,
@@ -367,7 +395,7 @@ class WarningService:
         return self.to_out(principal, updated)
 
 
-def _is_overdue(r: WarningRecord, now: datetime) -> bool:
+def _is_past_deadline(r: WarningRecord, now: datetime) -> bool:
     return r.state in OPEN_STATES and r.deadline_at < now
 
 

@@ -11,6 +11,7 @@ from server.clock import ManualClock
 from server.store.interface import Store
 from tests.support.api import a_warning, as_platform, as_user, assert_problem
 from tests.support.city import TinyCity
+from tests.support.sync import push, visit
 
 pytestmark = pytest.mark.anyio
 
@@ -214,17 +215,22 @@ async def test_officers_cannot_steer_warnings(client, city: TinyCity) -> None:
     )
 
 
-async def test_overdue_and_state_filters_and_paging(client, city, clock: ManualClock) -> None:
+async def test_past_deadline_and_state_filters_and_paging(client, city, clock: ManualClock) -> None:
     early = a_warning("411602001001", deadline_at="2026-11-25T08:30:00+00:00", issued_at=None)
     late = [a_warning("411602001002", deadline_at="2026-11-25T12:00:00+00:00") for _ in range(4)]
     await deliver(client, early, *late)
     clock.set(clock.now().replace(hour=9))  # 09:00 UTC: the early deadline has passed
     sup1 = await as_user(client, "sup1")
-    overdue = (
-        await client.get("/api/v1/warnings/", headers=sup1, params={"overdue": "true"})
+    past = (
+        await client.get("/api/v1/warnings/", headers=sup1, params={"past_deadline": "true"})
     ).json()["items"]
-    assert [w["platform_id"] for w in overdue] == [early["platform_id"]]
-    assert overdue[0]["overdue"] is True
+    assert [w["platform_id"] for w in past] == [early["platform_id"]]
+    assert past[0]["past_deadline"] is True
+    rest = (
+        await client.get("/api/v1/warnings/", headers=sup1, params={"past_deadline": "false"})
+    ).json()["items"]
+    assert early["platform_id"] not in [w["platform_id"] for w in rest]
+    assert len(rest) == 4
 
     seen: list[int] = []
     cursor = None
@@ -249,3 +255,37 @@ async def test_overdue_and_state_filters_and_paging(client, city, clock: ManualC
         400,
         "validation_failed",
     )
+
+
+async def test_overdue_in_the_list_is_the_overdue_the_report_counts(
+    client, city, clock: ManualClock
+) -> None:
+    """Open, never contacted, past its risk level's minutes to first contact since it
+    arrived (high 30, medium 120 by default), whatever the platform's deadline says."""
+    high, contacted, medium = await deliver(
+        client,
+        a_warning("411602001001", deadline_at="2026-11-26T08:00:00+00:00"),
+        a_warning("411602001001"),
+        a_warning("411602001002", risk_level="medium"),
+    )
+    o1 = await as_user(client, "o1")
+    await push(client, o1, visit(contacted, outcome=None))
+    clock.advance(minutes=45)
+    sup1 = await as_user(client, "sup1")
+    listed = (
+        await client.get("/api/v1/warnings/", headers=sup1, params={"overdue": "true"})
+    ).json()["items"]
+    assert [w["id"] for w in listed] == [high]
+    assert (listed[0]["overdue"], listed[0]["past_deadline"]) == (True, False)
+    others = (
+        await client.get("/api/v1/warnings/", headers=sup1, params={"overdue": "false"})
+    ).json()["items"]
+    assert sorted(w["id"] for w in others) == [contacted, medium]
+    report = (
+        await client.get(
+            "/api/v1/reports/completion",
+            headers=sup1,
+            params={"date_from": "2026-11-25", "date_to": "2026-11-25"},
+        )
+    ).json()
+    assert report["total"]["warnings"]["overdue"] == len(listed)
