@@ -58,6 +58,11 @@ def build_parser() -> argparse.ArgumentParser:
     audit_commands = audit.add_subparsers(title="audit commands")
     verify = audit_commands.add_parser("verify", help="check every link of the audit chain")
     verify.add_argument("--db", help="SQLite file (default: $BEATSYNC_DATABASE)")
+    verify.add_argument(
+        "--anchor",
+        metavar="ID:HASH",
+        help="an entry's id and hash printed by an earlier verify: fail if it is gone",
+    )
     verify.set_defaults(run=_audit_verify)
 
     load = commands.add_parser(
@@ -200,17 +205,31 @@ def _audit_verify(args: argparse.Namespace) -> int:
     if not Path(settings.database_path).exists():
         print(f"beatsync: no database at {settings.database_path}", file=sys.stderr)
         return 2
+    anchor = None
+    if args.anchor:
+        number, _, digest = args.anchor.partition(":")
+        if not number.isdigit() or len(digest) != 64:
+            print("beatsync: --anchor is ID:HASH, as verify prints it", file=sys.stderr)
+            return 2
+        anchor = (int(number), digest)
     store = open_store(settings.database_path, SystemClock())
     try:
-        verdict = store.verify_audit()
+        verdict = store.verify_audit(anchor)
     finally:
         store.close()
     if verdict.ok:
         print(f"audit chain intact: {verdict.checked} entries")
+        if verdict.head_id is not None:
+            # Truncating the end leaves a valid chain; only an anchor kept elsewhere shows it.
+            print(
+                f"anchor: {verdict.head_id}:{verdict.head_hash}\n"
+                "  keep it outside this machine; `beatsync audit verify --anchor` with it"
+                " later fails if any entry up to it was removed"
+            )
         return 0
     print(
         f"audit chain BROKEN at entry {verdict.first_bad_id}: {verdict.reason}"
-        f" ({verdict.checked} entries before it are intact)"
+        f" ({verdict.checked} entries checked)"
     )
     return 1
 

@@ -44,6 +44,28 @@ def test_audit_verify_passes_on_an_intact_chain_and_fails_on_an_edited_one(
     assert "BROKEN at entry 5" in capsys.readouterr().out
 
 
+def test_an_anchor_from_an_earlier_verify_shows_entries_cut_off_the_end(
+    city_db: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["audit", "verify", "--db", str(city_db)]) == 0
+    [anchor] = [
+        line.removeprefix("anchor: ")
+        for line in capsys.readouterr().out.splitlines()
+        if line.startswith("anchor: ")
+    ]
+    assert main(["audit", "verify", "--db", str(city_db), "--anchor", anchor]) == 0
+    capsys.readouterr()
+    head = int(anchor.split(":")[0])
+    with sqlite3.connect(city_db) as conn:
+        # What someone hiding the latest actions would do: the rest is still a valid chain.
+        conn.execute("DELETE FROM audit_log WHERE id >= ?", (head - 1,))
+    assert main(["audit", "verify", "--db", str(city_db)]) == 0
+    capsys.readouterr()
+    assert main(["audit", "verify", "--db", str(city_db), "--anchor", anchor]) == 1
+    assert "entries were removed from the end" in capsys.readouterr().out
+    assert main(["audit", "verify", "--db", str(city_db), "--anchor", "7:nothex"]) == 2
+
+
 def test_audit_verify_on_a_missing_file_says_so(tmp_path: Path, capsys) -> None:
     assert main(["audit", "verify", "--db", str(tmp_path / "none.db")]) == 2
     assert "no database" in capsys.readouterr().err

@@ -180,7 +180,10 @@ class CoreStore(Protocol):
         after_id: int = 0,
         limit: int = 100,
     ) -> list[AuditEntry]: ...
-    def verify_audit(self) -> AuditVerdict: ...
+    def verify_audit(self, anchor: tuple[int, str] | None = None) -> AuditVerdict:
+        """Walk the whole chain. anchor: (id, hash) of an entry recorded earlier, outside
+        the database; not ok unless that entry is still there with that hash."""
+        ...
 
 
 class SyncStore(Protocol):

@@ -226,6 +226,10 @@ class AuditVerdict(msgspec.Struct, frozen=True, kw_only=True):
     checked: int
     first_bad_id: int | None = None
     reason: str | None = None
+    # The last entry of an intact chain: kept outside the database, it is an anchor that
+    # a later check can name, so that cutting entries off the end shows.
+    head_id: int | None = None
+    head_hash: str | None = None
 
 
 class Jurisdiction(msgspec.Struct, frozen=True, kw_only=True):

@@ -278,8 +278,32 @@ class SQLiteBase:
         )
         return [to_record(_audit_row(r), AuditEntry) for r in rows]
 
-    def verify_audit(self) -> AuditVerdict:
-        """Walk the whole chain; report the first entry whose hash or link is wrong."""
+    def verify_audit(self, anchor: tuple[int, str] | None = None) -> AuditVerdict:
+        """Walk the whole chain; report the first entry whose hash or link is wrong.
+
+        A chain cut short is still a valid chain: only an anchor, an entry's id and hash
+        kept elsewhere, shows that entries were removed from the end."""
+        verdict = self._walk_audit()
+        if not verdict.ok or anchor is None:
+            return verdict
+        anchor_id, anchor_hash = anchor
+        row = self._one("SELECT hash FROM audit_log WHERE id = ?", (anchor_id,))
+        if row is None or row["hash"] != anchor_hash:
+            return AuditVerdict(
+                ok=False,
+                checked=verdict.checked,
+                first_bad_id=anchor_id,
+                reason=(
+                    "the anchored entry is gone: entries were removed from the end"
+                    if row is None
+                    else "the anchored entry has another hash: the chain was rewritten"
+                ),
+                head_id=verdict.head_id,
+                head_hash=verdict.head_hash,
+            )
+        return verdict
+
+    def _walk_audit(self) -> AuditVerdict:
         prev_hash = GENESIS_HASH
         expected_id: int | None = None
         checked = 0
@@ -326,7 +350,12 @@ class SQLiteBase:
             prev_hash = entry["hash"]
             expected_id = entry["id"] + 1
             checked += 1
-        return AuditVerdict(ok=True, checked=checked)
+        return AuditVerdict(
+            ok=True,
+            checked=checked,
+            head_id=None if expected_id is None else expected_id - 1,
+            head_hash=None if expected_id is None else prev_hash,
+        )
 
 
 def _audit_row(row: Mapping[str, Any]) -> dict[str, Any]:

@@ -128,7 +128,13 @@ def test_every_change_is_audited_in_a_chain_that_verifies(any_store: Store, tiny
     assert "13800001111" not in str([e.after for e in entries])
     verdict = any_store.verify_audit()
     assert verdict.ok
-    assert verdict.checked == len(any_store.list_audit(limit=10_000))
+    everything = any_store.list_audit(limit=10_000)
+    assert verdict.checked == len(everything)
+    assert (verdict.head_id, verdict.head_hash) == (everything[-1].id, everything[-1].hash)
+    # An anchor taken now holds; one naming an entry that never was, or another hash, fails.
+    assert any_store.verify_audit((verdict.head_id, verdict.head_hash)).ok
+    assert not any_store.verify_audit((verdict.head_id + 1, verdict.head_hash)).ok
+    assert not any_store.verify_audit((verdict.head_id, "0" * 64)).ok
 
 
 def test_a_failed_write_leaves_no_trace(any_store: Store, tiny: TinyCity) -> None:
