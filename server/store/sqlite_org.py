@@ -21,7 +21,7 @@ from server.store.records import (
     User,
 )
 from server.store.sqlite_base import AuditItem, to_record
-from server.store.sqlite_scope import SQLiteScope
+from server.store.sqlite_scope import SQLiteScope, chunks
 
 # How long after a refresh the same refresh token may be retried (its answer was lost).
 REFRESH_RETRY_GRACE = timedelta(seconds=120)
@@ -402,13 +402,15 @@ class SQLiteOrg(SQLiteScope):
         reasons = {row["id"]: why for old, row in changed if (why := _leaves_warnings(old, row))}
         if not reasons:
             return
-        marks = ",".join("?" * len(reasons))
-        warnings = conn.execute(
-            "SELECT id, state, officer_id, queue, city_id, county_id, station_id"  # noqa: S608
-            f" FROM warnings WHERE officer_id IN ({marks})"
-            " AND state IN ('new', 'dispatched', 'in_progress') ORDER BY id",
-            list(reasons),
-        ).fetchall()
+        warnings = []
+        for chunk in chunks(sorted(reasons)):  # a users sheet may disable thousands
+            marks = ",".join("?" * len(chunk))
+            warnings += conn.execute(
+                "SELECT id, state, officer_id, queue, city_id, county_id, station_id"  # noqa: S608
+                f" FROM warnings WHERE officer_id IN ({marks})"
+                " AND state IN ('new', 'dispatched', 'in_progress') ORDER BY id",
+                chunk,
+            ).fetchall()
         if not warnings:
             return
         first = self._next_seq(conn, len(warnings))
