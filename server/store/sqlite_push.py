@@ -551,6 +551,12 @@ class PushBatch:
                 for mutation_id, (digest, result) in self.done.items()
             ],
         )
+        if self.done:
+            # Oversight's "last push"; max() keeps it from going back with the clock.
+            conn.execute(
+                "UPDATE users SET last_push_at = max(coalesce(last_push_at, ''), ?) WHERE id = ?",
+                (ctx.received_at, ctx.user_id),
+            )
         # A push changes no assignment: the scope refresh takes what this push holds.
         self.store._refresh_scopes(conn, refresh, known=known)
 

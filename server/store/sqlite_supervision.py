@@ -521,9 +521,7 @@ class SQLiteSupervision(SQLiteScope, SQLiteClaims):
         uploads = self._has_table("photo_claims")
         for officer in officer_ids:
             row = out[officer]
-            last = self._one(
-                "SELECT max(received_at) AS at FROM mutations WHERE user_id = ?", (officer,)
-            )
+            last = self._one("SELECT last_push_at AS at FROM users WHERE id = ?", (officer,))
             row["last_push_at"] = last["at"] if last else None
             rej = self._one(
                 "SELECT count(*) AS n, max(id) AS last FROM rejected_mutations WHERE user_id = ?",

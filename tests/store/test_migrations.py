@@ -53,3 +53,29 @@ def test_the_store_runs_in_wal_mode(tmp_path: Path, clock: ManualClock) -> None:
     open_store(str(tmp_path / "db.db"), clock).close()
     mode = sqlite3.connect(tmp_path / "db.db").execute("PRAGMA journal_mode").fetchone()[0]
     assert mode == "wal"
+
+
+def test_the_last_push_moves_onto_the_user_and_its_index_goes(
+    tmp_path: Path, clock: ManualClock
+) -> None:
+    path = tmp_path / "old.db"
+    conn = sqlite3.connect(path)
+    migrations.migrations.apply(Database(conn), stop_before="m010_last_push")
+    conn.execute(
+        "INSERT INTO users (id, login, name, role, unit_id, city_id, active, password_hash,"
+        " demo_password, created_at, updated_at) VALUES (7, 'o1', '张警官', 'officer',"
+        " '411600', '411600', 1, 'x', 0, '2026-01-01', '2026-01-01')"
+    )
+    conn.executemany(
+        "INSERT INTO mutations VALUES (7, ?, 'h', '{}', ?)",
+        [("m-1", "2026-11-25T08:00:00.000000+00:00"), ("m-2", "2026-11-25T09:30:00.000000+00:00")],
+    )
+    conn.commit()
+    conn.close()
+
+    open_store(str(path), clock).close()
+    db = sqlite3.connect(path)
+    [(last,)] = db.execute("SELECT last_push_at FROM users WHERE id = 7")
+    assert last == "2026-11-25T09:30:00.000000+00:00"
+    indexes = {row[1] for row in db.execute("PRAGMA index_list(mutations)")}
+    assert "mutations_user_received" not in indexes
