@@ -4,13 +4,15 @@ Starts `beatsync serve --demo` on 127.0.0.1 with a fresh database, then measures
 
 1. push: 8 phones at once push batches of 100 visit logs; visit logs merged per second,
    next to the same 8 phones posting the same bodies to the do-nothing endpoint
-   (`POST /api/v1/ping`, auth included): the HTTP ceiling;
+   (`POST /api/v1/ping`, auth included): the HTTP ceiling; in rounds of ping then push,
+   medians printed, with CPU per request of server and load generator, and the budget
+   the ratio target leaves a push beside SQLite's bare writes (`bench/push_floor.py`);
 2. full first pull: one officer with a large backlog pulls everything from no cursor;
    records per second and pages per second, next to `GET /api/v1/ping` from one client;
 3. delta pull: 50 phones at once, each pulling a small change since its cursor; p50 and
    p99 latency, next to `GET /api/v1/ping` under the same 50 phones.
 
-    python bench/sync.py [--pushes-per-phone 25] [--backlog 2000]
+    python -m bench.sync [--pushes-per-phone 25] [--rounds 3] [--backlog 2000]
 """
 
 from __future__ import annotations
@@ -167,6 +169,7 @@ def main() -> None:
     parser.add_argument("--pushes-per-phone", type=int, default=25)
     parser.add_argument("--backlog", type=int, default=2000)
     parser.add_argument("--page", type=int, default=200)
+    parser.add_argument("--rounds", type=int, default=3, help="ping-then-push rounds")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         db = Path(tmp) / "bench.db"
@@ -177,30 +180,32 @@ def main() -> None:
             push_officers = officers[:PHONES]
             tasks = {o: ingest(base, platform, grids[o], 200, f"push-{o}") for o in push_officers}
             tokens = [login(base, o, f"bench-push-{i:04d}") for i, o in enumerate(push_officers)]
-            bodies = [
-                [
-                    visit_batch(f"bench-push-{i:04d}", tasks[o], n)
-                    for n in range(args.pushes_per_phone)
-                ]
-                for i, o in enumerate(push_officers)
-            ]
             total = PHONES * args.pushes_per_phone
-            # CPU per request, of the server and of this load generator: which of the two
-            # bounds each rate on a machine they share.
-            cpu = {}
-            for name, path in (("ceiling", "/api/v1/ping"), ("push", "/api/v1/sync/push")):
-                server_cpu, load_cpu = process_cpu(server.pid), own_cpu()
-                took, latencies = asyncio.run(concurrent_posts(base, tokens, path, bodies))
-                cpu[name] = (
-                    (process_cpu(server.pid) - server_cpu) * 1000 / total,
-                    (own_cpu() - load_cpu) * 1000 / total,
-                )
-                if name == "ceiling":
-                    ceiling_s, ceiling_lat = took, latencies
-                else:
-                    push_s, push_lat = took, latencies
-            push_rate = total * BATCH / push_s
-            ceiling_rate = total * BATCH / ceiling_s
+            # Rounds of ping then push, each with fresh bodies: this machine's speed drifts
+            # by tens of percent from one minute to the next, so each round's ratio is
+            # taken between neighbours in time, and the medians are printed.
+            rounds: list[dict[str, Any]] = []
+            for r in range(args.rounds):
+                bodies = [
+                    [
+                        visit_batch(f"bench-push-{i:04d}", tasks[o], r * args.pushes_per_phone + n)
+                        for n in range(args.pushes_per_phone)
+                    ]
+                    for i, o in enumerate(push_officers)
+                ]
+                measured: dict[str, Any] = {}
+                for name, path in (("ceiling", "/api/v1/ping"), ("push", "/api/v1/sync/push")):
+                    # CPU per request, of the server and of this load generator: which of
+                    # the two bounds each rate on a machine they share.
+                    server_cpu, load_cpu = process_cpu(server.pid), own_cpu()
+                    took, latencies = asyncio.run(concurrent_posts(base, tokens, path, bodies))
+                    measured[name] = {
+                        "rate": total * BATCH / took,
+                        "latencies": latencies,
+                        "server_ms": (process_cpu(server.pid) - server_cpu) * 1000 / total,
+                        "load_ms": (own_cpu() - load_cpu) * 1000 / total,
+                    }
+                rounds.append(measured)
 
             backlog_officer = officers[PHONES]
             ingest(base, platform, grids[backlog_officer], args.backlog, "backlog")
@@ -249,25 +254,45 @@ def main() -> None:
         "sync benchmark, one 2-core machine, server and load in the same box"
         f" ({datetime.now(UTC):%Y-%m-%d})"
     )
-    print(f"push, {PHONES} phones x {args.pushes_per_phone} pushes of {BATCH} visit logs:")
     print(
-        f"  merged:        {push_rate:9.0f} visit logs/s"
+        f"push, {PHONES} phones x {args.pushes_per_phone} pushes of {BATCH} visit logs,"
+        f" {args.rounds} rounds of ping then push (medians; each round's figure in brackets):"
+    )
+
+    def column(name: str, key: str) -> list[float]:
+        return [r[name][key] for r in rounds]
+
+    def each(values: list[float], form: str) -> str:
+        return ", ".join(format(v, form) for v in values)
+
+    push_rates, ceiling_rates = column("push", "rate"), column("ceiling", "rate")
+    ratios = [p / c for p, c in zip(push_rates, ceiling_rates, strict=True)]
+    push_lat = [x for r in rounds for x in r["push"]["latencies"]]
+    ceiling_lat = [x for r in rounds for x in r["ceiling"]["latencies"]]
+    print(
+        f"  merged:        {statistics.median(push_rates):9.0f} visit logs/s"
+        f"   [{each(push_rates, '.0f')}]"
         f"   (p50 {statistics.median(push_lat) * ms:.0f} ms,"
         f" p99 {percentile(push_lat, 99) * ms:.0f} ms per push)"
     )
     print(
-        f"  ceiling:       {ceiling_rate:9.0f} logs/s of bodies through POST /api/v1/ping"
+        f"  ceiling:       {statistics.median(ceiling_rates):9.0f} logs/s of bodies through"
+        f" POST /api/v1/ping   [{each(ceiling_rates, '.0f')}]"
         f"   (p50 {statistics.median(ceiling_lat) * ms:.1f} ms)"
     )
-    print(f"  ratio:         {push_rate / ceiling_rate:9.2f}   (target >= 0.40, and >= 15,000/s)")
+    print(
+        f"  ratio:         {statistics.median(ratios):9.2f}   [{each(ratios, '.2f')}]"
+        "   (target >= 0.40, and >= 15,000/s)"
+    )
     for name in ("push", "ceiling"):
         print(
-            f"  CPU, {name + ':':8s} {cpu[name][0]:6.2f} ms server, {cpu[name][1]:5.2f} ms"
-            " load generator, per request"
+            f"  CPU, {name + ':':8s} {statistics.median(column(name, 'server_ms')):6.2f} ms"
+            f" server, {statistics.median(column(name, 'load_ms')):5.2f} ms load generator,"
+            " per request"
         )
     # What the ratio target leaves the server per push, against SQLite's bare writes: the
     # server applies pushes with one writer, so a push's time is what the rate pays.
-    budget = 1000 / (0.40 * total / ceiling_s)
+    budget = 1000 * BATCH / (0.40 * statistics.median(ceiling_rates))
     print(
         f"  budget:        {budget:6.2f} ms a push at 0.40 of the ceiling;"
         f" SQLite's bare writes alone (bench.push_floor) {statistics.median(bare) * ms:.2f} ms"
