@@ -21,6 +21,7 @@ import msgspec
 
 from server.clock import iso, parse_iso
 from server.errors import ConflictError, NotFound
+from server.store.overdue import Limits, overdue_sql
 from server.store.records import Actor
 from server.store.sqlite_claims import SQLiteClaims
 from server.store.sqlite_scope import SQLiteScope
@@ -32,23 +33,12 @@ OPEN_STATES = "('new', 'dispatched', 'in_progress')"
 LEVELS = ("station", "county", "city")
 OUTCOMES = tuple(o.value for o in Outcome)
 _encode = msgspec.json.Encoder(order="sorted").encode
-Limits = dict[str, tuple[int, int]]  # risk level -> (minutes to contact, to outcome)
 
 
 def _group_sql(group: str) -> str:
     if group not in GROUP_COLUMNS:
         raise ValueError(f"cannot group by {group}")
     return "coalesce(w.outcome_officer_id, w.officer_id)" if group == "officer" else f"w.{group}"
-
-
-def _limit_case(limits: Limits, index: int) -> tuple[str, list[int]]:
-    levels = sorted(limits)
-    sql = "CASE w.risk_level " + " ".join("WHEN ? THEN ?" for _ in levels) + " ELSE ? END"
-    params: list[Any] = []
-    for level in levels:
-        params += [level, limits[level][index]]
-    params.append(max(v[index] for v in limits.values()))
-    return sql, params
 
 
 UNIT_INDEX = {
@@ -517,7 +507,7 @@ class SQLiteSupervision(SQLiteScope, SQLiteClaims):
             }
             for o in officer_ids
         }
-        contact_case, contact_params = _limit_case(limits, 0)
+        overdue, overdue_params = overdue_sql(now, limits)
         uploads = self._has_table("photo_claims")
         for officer in officer_ids:
             row = out[officer]
@@ -537,10 +527,9 @@ class SQLiteSupervision(SQLiteScope, SQLiteClaims):
                     row["last_rejected_code"] = latest["code"]
                     row["last_rejected_at"] = latest["received_at"]
             counts = self._one(
-                f"SELECT count(*) AS open, sum(first_contact_at IS NULL AND"  # noqa: S608
-                f" (julianday(?) - julianday(created_at)) * 1440 > ({contact_case}))"
-                f" AS overdue FROM warnings w WHERE officer_id = ? AND state IN {OPEN_STATES}",
-                (iso(now), *contact_params, officer),
+                f"SELECT count(*) AS open, sum({overdue}) AS overdue"  # noqa: S608
+                f" FROM warnings w WHERE officer_id = ? AND state IN {OPEN_STATES}",
+                (*overdue_params, officer),
             )
             if counts:
                 row["open_warnings"] = counts["open"] or 0

@@ -11,6 +11,7 @@ import msgspec
 
 from server.clock import iso
 from server.errors import ConflictError, ErrorCode, NotFound
+from server.store.overdue import Limits, overdue_sql
 from server.store.records import (
     Actor,
     Jurisdiction,
@@ -102,22 +103,6 @@ def _scope(row: dict[str, Any]) -> dict[str, str | None]:
     return {k: row.get(k) for k in ("city_id", "county_id", "station_id")}
 
 
-def _overdue_sql(query: WarningQuery) -> tuple[str, list[Any]]:
-    if query.overdue_at is None or not query.contact_minutes:
-        raise ValueError("overdue needs overdue_at and contact_minutes")
-    levels = " ".join("WHEN ? THEN ?" for _ in query.contact_minutes)
-    sql = (
-        "state IN ('new', 'dispatched', 'in_progress') AND first_contact_at IS NULL"
-        f" AND (julianday(?) - julianday(created_at)) * 1440 > (CASE risk_level {levels}"
-        " ELSE ? END)"
-    )
-    params: list[Any] = [iso(query.overdue_at)]
-    for level, minutes in query.contact_minutes:
-        params += [level, minutes]
-    params.append(max(minutes for _, minutes in query.contact_minutes))
-    return sql, params
-
-
 class WarningQuery(msgspec.Struct, frozen=True, kw_only=True):
     """Filters of a warning list; all optional, all combined with AND."""
 
@@ -129,12 +114,11 @@ class WarningQuery(msgspec.Struct, frozen=True, kw_only=True):
     risk_level: str | None = None
     fraud_type: str | None = None
     deadline_before: datetime | None = None
-    # Overdue as reports and escalation count it: open, never contacted, and longer since
-    # it arrived than its risk level's minutes to first contact (contact_minutes) at
-    # overdue_at. overdue=True keeps only those, False only the others.
+    # Overdue (server/store/overdue.py) at overdue_at under these limits: True keeps only
+    # those warnings, False only the others.
     overdue: bool | None = None
     overdue_at: datetime | None = None
-    contact_minutes: tuple[tuple[str, int], ...] = ()
+    limits: Limits | None = None
     after: tuple[str, int] | None = None  # keyset: (deadline_at, id) of the last row seen
     limit: int = 100
 
@@ -255,7 +239,9 @@ class SQLiteTasks(SQLiteScope):
             where.append("deadline_at < ?")
             params.append(iso(query.deadline_before))
         if query.overdue is not None:
-            overdue, overdue_params = _overdue_sql(query)
+            if query.overdue_at is None or not query.limits:
+                raise ValueError("overdue needs overdue_at and limits")
+            overdue, overdue_params = overdue_sql(query.overdue_at, query.limits)
             where.append(overdue if query.overdue else f"NOT ({overdue})")
             params.extend(overdue_params)
         if query.after is not None:
@@ -263,7 +249,7 @@ class SQLiteTasks(SQLiteScope):
             params.extend(query.after)
         params.append(query.limit)
         rows = self._query(
-            f"SELECT * FROM warnings WHERE {' AND '.join(where)}"  # noqa: S608
+            f"SELECT * FROM warnings w WHERE {' AND '.join(where)}"  # noqa: S608
             " ORDER BY deadline_at, id LIMIT ?",
             params,
         )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 from collections.abc import Callable, Mapping
-from datetime import datetime, timedelta
+from datetime import datetime
 from functools import cache
 from typing import Annotated, Any
 
@@ -19,6 +19,7 @@ from server.logs import get_logger
 from server.problems import field_from_msgspec
 from server.settings import Settings
 from server.store.interface import Store
+from server.store.overdue import is_overdue
 from server.store.records import Actor, NewWarning, Queue, Role, WarningRecord
 from server.store.sqlite_tasks import WarningQuery
 from server.warnings.lifecycle import OPEN_STATES, Event, next_state
@@ -88,10 +89,7 @@ class WarningService:
         """limits: risk level -> (minutes to first contact, to an outcome), as settings
         give them (Settings.deadline_minutes); the defaults when not given."""
         self.store = store
-        self.contact_minutes = {
-            level: contact
-            for level, (contact, _) in (limits or Settings().deadline_minutes()).items()
-        }
+        self.limits = dict(limits or Settings().deadline_minutes())
 
     # -- ingest --------------------------------------------------------------------------
 
@@ -258,7 +256,7 @@ class WarningService:
                 query,
                 overdue=overdue,
                 overdue_at=now,
-                contact_minutes=tuple(sorted(self.contact_minutes.items())),
+                limits=self.limits,
             )
         if past_deadline:
             query = msgspec.structs.replace(
@@ -280,13 +278,6 @@ class WarningService:
         principal.check_covers(record, f"warning {warning_id}")
         assert record is not None  # noqa: S101 - check_covers raised otherwise
         return record
-
-    def _is_overdue(self, r: WarningRecord, now: datetime) -> bool:
-        """As reports and escalation count it (WarningQuery.overdue says it in SQL)."""
-        if r.state not in OPEN_STATES or r.first_contact_at is not None:
-            return False
-        minutes = self.contact_minutes.get(r.risk_level, max(self.contact_minutes.values()))
-        return now - r.created_at > timedelta(minutes=minutes)
 
     def to_out(self, principal: Principal, r: WarningRecord) -> WarningOut:
         now = self.store.clock.now()
@@ -311,7 +302,9 @@ class WarningService:
             summary=r.summary,
             issued_at=r.issued_at,
             deadline_at=r.deadline_at,
-            overdue=self._is_overdue(r, now),
+            overdue=is_overdue(
+                r.state, r.first_contact_at, r.created_at, r.risk_level, now, self.limits
+            ),
             past_deadline=_is_past_deadline(r, now),
             state=r.state,
             queue=r.queue,
