@@ -12,13 +12,19 @@ from server.store import migrations
 from server.store.interface import open_store
 
 
+def made_by_an_older_release(path: Path, stop_before: str) -> sqlite3.Connection:
+    """A database with every migration up to, not including, `stop_before`."""
+    conn = sqlite3.connect(path)
+    migrations.migrations.apply(Database(conn), stop_before=stop_before)
+    return conn
+
+
 def test_an_older_database_is_upgraded_in_place_and_keeps_its_data(
     tmp_path: Path, clock: ManualClock
 ) -> None:
     path = tmp_path / "old.db"
-    # The first release's schema: everything up to, not including, m002.
-    conn = sqlite3.connect(path)
-    migrations.migrations.apply(Database(conn), stop_before="m002_grids_by_officer")
+    # The first release's schema.
+    conn = made_by_an_older_release(path, "m002_grids_by_officer")
     conn.execute(
         "INSERT INTO units VALUES ('411600', '周口市公安局', 'city', NULL, '411600',"
         " NULL, NULL, '2026-01-01', '2026-01-01')"
@@ -59,8 +65,7 @@ def test_the_last_push_moves_onto_the_user_and_its_index_goes(
     tmp_path: Path, clock: ManualClock
 ) -> None:
     path = tmp_path / "old.db"
-    conn = sqlite3.connect(path)
-    migrations.migrations.apply(Database(conn), stop_before="m010_last_push")
+    conn = made_by_an_older_release(path, "m010_last_push")
     conn.execute(
         "INSERT INTO users (id, login, name, role, unit_id, city_id, active, password_hash,"
         " demo_password, created_at, updated_at) VALUES (7, 'o1', '张警官', 'officer',"
