@@ -40,6 +40,16 @@ def overdue_sql(now: datetime, limits: Limits) -> tuple[str, list[Any]]:
     return sql, [iso(now), *params]
 
 
+def past_deadline_sql() -> str:
+    """A condition on warning `w`, true when it is open and past the platform's
+    deadline_at; one parameter, now. Not overdue: the platform's clock, not ours."""
+    return f"w.state IN {OPEN_STATES} AND w.deadline_at < ?"
+
+
+def is_past_deadline(state: str, deadline_at: datetime, now: datetime) -> bool:
+    return state in OPEN_STATES and deadline_at < now
+
+
 def is_overdue(
     state: str,
     first_contact_at: datetime | None,

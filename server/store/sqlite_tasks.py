@@ -11,7 +11,7 @@ import msgspec
 
 from server.clock import iso
 from server.errors import ConflictError, ErrorCode, NotFound
-from server.store.overdue import Limits, overdue_sql
+from server.store.overdue import Limits, overdue_sql, past_deadline_sql
 from server.store.records import (
     Actor,
     Jurisdiction,
@@ -113,12 +113,13 @@ class WarningQuery(msgspec.Struct, frozen=True, kw_only=True):
     queue: str | None = None
     risk_level: str | None = None
     fraud_type: str | None = None
-    deadline_before: datetime | None = None
-    # Overdue (server/store/overdue.py) at overdue_at under these limits: True keeps only
-    # those warnings, False only the others.
+    # At `at`: overdue (server/store/overdue.py, under `limits`), and open past the
+    # platform's deadline_at. True keeps only those warnings, False only the others; in
+    # SQL, so that a page is always full while more rows follow.
+    at: datetime | None = None
     overdue: bool | None = None
-    overdue_at: datetime | None = None
     limits: Limits | None = None
+    past_deadline: bool | None = None
     after: tuple[str, int] | None = None  # keyset: (deadline_at, id) of the last row seen
     limit: int = 100
 
@@ -235,15 +236,18 @@ class SQLiteTasks(SQLiteScope):
             if value is not None:
                 where.append(f"{column} = ?")
                 params.append(value)
-        if query.deadline_before is not None:
-            where.append("deadline_at < ?")
-            params.append(iso(query.deadline_before))
-        if query.overdue is not None:
-            if query.overdue_at is None or not query.limits:
-                raise ValueError("overdue needs overdue_at and limits")
-            overdue, overdue_params = overdue_sql(query.overdue_at, query.limits)
-            where.append(overdue if query.overdue else f"NOT ({overdue})")
-            params.extend(overdue_params)
+        if (query.overdue is not None or query.past_deadline is not None) and query.at is None:
+            raise ValueError("overdue and past_deadline are judged at a time: give `at`")
+        if query.overdue is not None and query.at is not None:
+            if not query.limits:
+                raise ValueError("overdue needs the risk levels' limits")
+            sql, values = overdue_sql(query.at, query.limits)
+            where.append(sql if query.overdue else f"NOT ({sql})")
+            params.extend(values)
+        if query.past_deadline is not None and query.at is not None:
+            sql = past_deadline_sql()
+            where.append(sql if query.past_deadline else f"NOT ({sql})")
+            params.append(iso(query.at))
         if query.after is not None:
             where.append("(deadline_at, id) > (?, ?)")
             params.extend(query.after)

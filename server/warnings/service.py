@@ -19,10 +19,10 @@ from server.logs import get_logger
 from server.problems import field_from_msgspec
 from server.settings import Settings
 from server.store.interface import Store
-from server.store.overdue import is_overdue
+from server.store.overdue import is_overdue, is_past_deadline
 from server.store.records import Actor, NewWarning, Queue, Role, WarningRecord
 from server.store.sqlite_tasks import WarningQuery
-from server.warnings.lifecycle import OPEN_STATES, Event, next_state
+from server.warnings.lifecycle import Event, next_state
 from server.warnings.routing import route
 from server.warnings.schemas import (
     MAX_BATCH,
@@ -250,23 +250,14 @@ class WarningService:
     ) -> WarningPage:
         if cursor:
             query = msgspec.structs.replace(query, after=decode_cursor(cursor))
-        now = self.store.clock.now()
-        if overdue is not None:
-            query = msgspec.structs.replace(
-                query,
-                overdue=overdue,
-                overdue_at=now,
-                limits=self.limits,
-            )
-        if past_deadline:
-            query = msgspec.structs.replace(
-                query,
-                deadline_before=now,
-                states=query.states or tuple(s.value for s in OPEN_STATES),
-            )
+        query = msgspec.structs.replace(
+            query,
+            at=self.store.clock.now(),
+            overdue=overdue,
+            limits=self.limits,
+            past_deadline=past_deadline,
+        )
         rows = self.store.list_warnings(principal.jurisdiction, query)
-        if past_deadline is False:
-            rows = [r for r in rows if not _is_past_deadline(r, now)]
         next_cursor = encode_cursor(rows[-1]) if len(rows) == query.limit else None
         return WarningPage(items=[self.to_out(principal, r) for r in rows], next_cursor=next_cursor)
 
@@ -305,7 +296,7 @@ class WarningService:
             overdue=is_overdue(
                 r.state, r.first_contact_at, r.created_at, r.risk_level, now, self.limits
             ),
-            past_deadline=_is_past_deadline(r, now),
+            past_deadline=is_past_deadline(r.state, r.deadline_at, now),
             state=r.state,
             queue=r.queue,
             city_id=r.city_id,
@@ -386,10 +377,6 @@ class WarningService:
         )
         log.info(action.replace(".", "_"), warning_id=record.id, state=updated.state.value)
         return self.to_out(principal, updated)
-
-
-def _is_past_deadline(r: WarningRecord, now: datetime) -> bool:
-    return r.state in OPEN_STATES and r.deadline_at < now
 
 
 def _platform_id_of(raw: msgspec.Raw) -> str | None:
