@@ -215,6 +215,20 @@ async def test_officers_cannot_steer_warnings(client, city: TinyCity) -> None:
     )
 
 
+async def every_page(
+    client: httpx.AsyncClient, headers: dict[str, str], params: dict[str, Any]
+) -> list[dict[str, Any]]:
+    """A supervisor paging through the list to the end, cursor after cursor."""
+    items: list[dict[str, Any]] = []
+    query = dict(params)
+    while True:
+        page = (await client.get("/api/v1/warnings/", headers=headers, params=query)).json()
+        items += page["items"]
+        if page["next_cursor"] is None:
+            return items
+        query["cursor"] = page["next_cursor"]
+
+
 async def test_past_deadline_and_state_filters_and_paging(client, city, clock: ManualClock) -> None:
     early = a_warning("411602001001", deadline_at="2026-11-25T08:30:00+00:00", issued_at=None)
     late = [a_warning("411602001002", deadline_at="2026-11-25T12:00:00+00:00") for _ in range(4)]
@@ -228,30 +242,10 @@ async def test_past_deadline_and_state_filters_and_paging(client, city, clock: M
     assert past[0]["past_deadline"] is True
     # The others, two a page: every page full while more follow (the filter is in the
     # query, not applied to a page after it was cut).
-    rest: list[str] = []
-    cursor = None
-    while True:
-        params: dict[str, Any] = {"past_deadline": "false", "limit": 2}
-        if cursor:
-            params["cursor"] = cursor
-        page = (await client.get("/api/v1/warnings/", headers=sup1, params=params)).json()
-        rest += [w["platform_id"] for w in page["items"]]
-        cursor = page["next_cursor"]
-        if cursor is None:
-            break
-    assert sorted(rest) == sorted(w["platform_id"] for w in late)
+    rest = await every_page(client, sup1, {"past_deadline": "false", "limit": 2})
+    assert sorted(w["platform_id"] for w in rest) == sorted(w["platform_id"] for w in late)
 
-    seen: list[int] = []
-    cursor = None
-    while True:
-        params = {"limit": 2, "state": ["dispatched"]}
-        if cursor:
-            params["cursor"] = cursor
-        page = (await client.get("/api/v1/warnings/", headers=sup1, params=params)).json()
-        seen += [w["id"] for w in page["items"]]
-        cursor = page["next_cursor"]
-        if cursor is None:
-            break
+    seen = [w["id"] for w in await every_page(client, sup1, {"limit": 2, "state": "dispatched"})]
     assert len(seen) == len(set(seen)) == 5
     assert_problem(
         await client.get("/api/v1/warnings/", headers=sup1, params={"cursor": "garbage!"}),
