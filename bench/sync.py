@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import hashlib
-import os
 import statistics
 import tempfile
 import time
@@ -32,7 +31,15 @@ from typing import Any
 import httpx
 import msgspec
 
-from bench.common import demo_server, login, officer_grids, percentile, platform_token
+from bench.common import (
+    demo_server,
+    login,
+    officer_grids,
+    own_cpu,
+    percentile,
+    platform_token,
+    process_cpu,
+)
 from bench.push_floor import floor
 from server.demo import random_warning
 from sync.ids import new_id
@@ -105,17 +112,6 @@ async def post_all(
             response = await c.post(path, content=body)
             latencies.append(time.perf_counter() - started)
             response.raise_for_status()
-
-
-def process_cpu(pid: int) -> float:
-    """CPU seconds (user + system) a process has used so far, from /proc."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def own_cpu() -> float:
-    times = os.times()
-    return times.user + times.system
 
 
 async def concurrent_posts(

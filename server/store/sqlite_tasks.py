@@ -103,6 +103,23 @@ def _scope(row: dict[str, Any]) -> dict[str, str | None]:
     return {k: row.get(k) for k in ("city_id", "county_id", "station_id")}
 
 
+def _clock_filters(query: WarningQuery) -> list[tuple[bool, str, list[Any]]]:
+    """(keep or drop, condition, its parameters) for overdue and past_deadline, judged at
+    query.at."""
+    filters: list[tuple[bool, str, list[Any]]] = []
+    if query.overdue is None and query.past_deadline is None:
+        return filters
+    if query.at is None:
+        raise ValueError("overdue and past_deadline are judged at a time: give `at`")
+    if query.overdue is not None:
+        if not query.limits:
+            raise ValueError("overdue needs the risk levels' limits")
+        filters.append((query.overdue, *overdue_sql(query.at, query.limits)))
+    if query.past_deadline is not None:
+        filters.append((query.past_deadline, past_deadline_sql(), [iso(query.at)]))
+    return filters
+
+
 class WarningQuery(msgspec.Struct, frozen=True, kw_only=True):
     """Filters of a warning list; all optional, all combined with AND."""
 
@@ -236,18 +253,9 @@ class SQLiteTasks(SQLiteScope):
             if value is not None:
                 where.append(f"{column} = ?")
                 params.append(value)
-        if (query.overdue is not None or query.past_deadline is not None) and query.at is None:
-            raise ValueError("overdue and past_deadline are judged at a time: give `at`")
-        if query.overdue is not None and query.at is not None:
-            if not query.limits:
-                raise ValueError("overdue needs the risk levels' limits")
-            sql, values = overdue_sql(query.at, query.limits)
-            where.append(sql if query.overdue else f"NOT ({sql})")
+        for wanted, sql, values in _clock_filters(query):
+            where.append(sql if wanted else f"NOT ({sql})")
             params.extend(values)
-        if query.past_deadline is not None and query.at is not None:
-            sql = past_deadline_sql()
-            where.append(sql if query.past_deadline else f"NOT ({sql})")
-            params.append(iso(query.at))
         if query.after is not None:
             where.append("(deadline_at, id) > (?, ?)")
             params.extend(query.after)
