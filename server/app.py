@@ -45,6 +45,8 @@ from server.uploads.controller import upload_routes
 from server.uploads.service import UploadService
 from server.uploads.storage import FileSystemStorage
 from server.warnings.controller import PlatformWarningController, WarningController
+from server.webapp import ROUTES as WEBAPP_ROUTES
+from server.webapp import StaticApp, app_dir
 
 API_VERSION = "1.0.0"
 ROUTE_HANDLERS = [
@@ -145,7 +147,11 @@ def create_app(
             the_store.close()
 
     app = Litestar(
-        route_handlers=[*ROUTE_HANDLERS, *upload_routes(settings.photo_max_bytes)],
+        route_handlers=[
+            *ROUTE_HANDLERS,
+            *upload_routes(settings.photo_max_bytes),
+            *WEBAPP_ROUTES,
+        ],
         dependencies={
             "store": Provide(_store, sync_to_thread=False),
             "settings": Provide(_settings, sync_to_thread=False),
@@ -166,6 +172,7 @@ def create_app(
                 "unit_notifier": unit_notifier,
                 "webhook_sender": webhook_sender,
                 "uploads": uploads,
+                "webapp": StaticApp(app_dir(settings.web_dir)),
             }
         ),
         on_startup=[_start],

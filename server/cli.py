@@ -90,8 +90,9 @@ def _serve(args: argparse.Namespace) -> int:
         DemoPlatform,
         seed_demo_city,
     )
-    from server.logs import configure_logging
+    from server.logs import configure_logging, get_logger
     from server.store.interface import open_store
+    from server.webapp import app_dir, is_built
 
     settings = load_settings(database_path=args.db)
     if args.demo and settings.env == "production":
@@ -99,6 +100,14 @@ def _serve(args: argparse.Namespace) -> int:
         return 2
     settings.check()
     configure_logging(json=settings.log_json, level=settings.log_level)
+    app_built = is_built(settings.web_dir)
+    if not app_built:
+        get_logger("beatsync.cli").warning(
+            "web_app_not_built",
+            web_dir=str(app_dir(settings.web_dir)),
+            detail="/app/ answers 503 until it is built: run the README's first command"
+            " (npm ci and npm run build in clients/web)",
+        )
     store = open_store(settings.database_path, SystemClock())
     passwords = Passwords(
         time_cost=settings.argon2_time_cost, memory_kib=settings.argon2_memory_kib
@@ -127,7 +136,12 @@ def _serve(args: argparse.Namespace) -> int:
         )
         feed.start()
         _print_demo_banner(
-            base, settings.database_path, ACCOUNTS, DEMO_PASSWORD, DEMO_PLATFORM_SECRET
+            base,
+            settings.database_path,
+            ACCOUNTS,
+            DEMO_PASSWORD,
+            DEMO_PLATFORM_SECRET,
+            app_built=app_built,
         )
     app = create_app(settings, store=store, passwords=passwords)
     try:
@@ -149,12 +163,20 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _print_demo_banner(
-    base: str, db: str, accounts: DemoAccounts, password: str, platform_secret: str
+    base: str,
+    db: str,
+    accounts: DemoAccounts,
+    password: str,
+    platform_secret: str,
+    *,
+    app_built: bool,
 ) -> None:
+    not_built = "" if app_built else "   (not built: npm ci and npm run build in clients/web)"
     print(
         f"""
 beatsync demo city on {base}   (database: {db})
 
+  Officers' app: {base}/app/   (as an officer, below){not_built}
   Log in:        POST {base}/api/v1/auth/login
                  {{"login": "...", "password": "{password}", "device_id": "my-phone-1"}}
   API explorer:  {base}/schema/swagger

@@ -48,6 +48,8 @@ class ErrorCode(StrEnum):
     TOO_MANY_ATTEMPTS = "too_many_attempts"
     # 500
     INTERNAL_ERROR = "internal_error"
+    # 503
+    APP_NOT_BUILT = "app_not_built"
     # photo uploads (tus 1.0.0, server/uploads)
     PHOTO_TOO_LARGE = "photo_too_large"
     UNSUPPORTED_IMAGE_TYPE = "unsupported_image_type"
@@ -93,6 +95,7 @@ ERROR_TABLE: dict[ErrorCode, tuple[int, str]] = {
     ErrorCode.IMPORT_REJECTED: (422, "The file has errors; nothing was imported"),
     ErrorCode.TOO_MANY_ATTEMPTS: (429, "Too many failed attempts; wait and retry"),
     ErrorCode.INTERNAL_ERROR: (500, "Internal error; it has been logged"),
+    ErrorCode.APP_NOT_BUILT: (503, "The officers' app is not built on this server"),
     ErrorCode.PHOTO_TOO_LARGE: (413, "The photo is larger than this server takes"),
     ErrorCode.UNSUPPORTED_IMAGE_TYPE: (415, "Not a JPEG, PNG, HEIC/HEIF or WebP image"),
     ErrorCode.TUS_VERSION_UNSUPPORTED: (412, "Send Tus-Resumable: 1.0.0"),

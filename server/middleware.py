@@ -21,11 +21,14 @@ from server.logs import get_logger
 log = get_logger("beatsync.http")
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 
-# Paths anyone may call: health, the login family, and the API description.
+# Paths anyone may call: health, the login family, the API description, and the web
+# app's static files (it logs in with the API once loaded; nothing in it is a secret).
 PUBLIC_PATHS = [
     r"^/healthz$",
     r"^/api/v1/auth/(login|refresh|token)$",
     r"^/schema",
+    r"^/$",
+    r"^/app(/|$)",
 ]
 
 

@@ -56,6 +56,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     photo_max_bytes: int = 20 * 1024 * 1024
     upload_quota: int = 30
     upload_expiry_hours: int = 168
+    # The built web apps (server/webapp.py); empty: the repository's clients/web/dist.
+    web_dir: str = ""
 
     @property
     def photo_path(self) -> str:
@@ -137,6 +139,7 @@ ENV_VARS: dict[str, str] = {
     "BEATSYNC_PHOTO_MAX_BYTES": "photo_max_bytes",
     "BEATSYNC_UPLOAD_QUOTA": "upload_quota",
     "BEATSYNC_UPLOAD_EXPIRY_HOURS": "upload_expiry_hours",
+    "BEATSYNC_WEB_DIR": "web_dir",
 }
 
 
