@@ -7,7 +7,7 @@ import { ProblemError, ProtocolError } from '../api/problems'
 import type { PublicityTask, TaskKind, VisitOut, WarningTask } from '../api/types'
 import { checksumOf } from './checksum'
 import { mergeClock, readState, writeState } from './outbox'
-import { type BeatDB, urgencyKey } from './store'
+import { type BeatDB, type TaskRow, urgencyKey } from './store'
 
 export const PULL_PAGE = 200
 // Resyncs from zero one pull may do before it gives up: one is always enough unless the
@@ -99,17 +99,26 @@ async function dropTask(db: BeatDB, kind: TaskKind, id: number): Promise<void> {
   }
 }
 
+// Read from the keys of an index alone: a checksum of 2,000 tasks must not load 2,000
+// residents' records to hash three numbers of each.
 export async function localChecksum(db: BeatDB): Promise<string> {
-  const tasks: [string, number, number][] = []
-  await db.tasks.each((row) => {
-    tasks.push([row.kind, row.id, row.version])
-  })
-  return checksumOf(tasks)
+  const keys = (await db.tasks.orderBy('[kind+id+version]').keys()) as unknown as [
+    string,
+    number,
+    number,
+  ][]
+  return checksumOf(keys)
 }
+
+type Key = [TaskKind, number]
 
 // Apply one pulled page and keep its cursor, in one transaction. During a pull from zero
 // every upserted task is noted; when the pull is caught up, the tasks the server did not
 // send are dropped (they left the scope while this device was not looking).
+//
+// Within a page only the last change of each task counts (a later change replaces what
+// an earlier one wrote), so the page is written in bulk: one request per table, not
+// several per task, which is what makes a first pull of thousands of tasks quick.
 export async function applyPage(
   db: BeatDB,
   rawChanges: readonly unknown[],
@@ -123,18 +132,26 @@ export async function applyPage(
     let upserts = 0
     let removes = 0
     let ignored = 0
-    const added: { kind: TaskKind; id: number }[] = []
-    const fromZero = (await readState(db, 'snapshot_open')) === 1
+    const last = new Map<string, KnownChange>()
     for (const raw of rawChanges) {
       const change = decodeChange(raw)
       if (change === null) {
         ignored++
-      } else if (change.type === 'upsert') {
-        upserts++
+        continue
+      }
+      const key = change.type === 'upsert' ? `${change.task.kind}:${change.task.id}` : `${change.kind}:${change.id}`
+      if (change.type === 'upsert') upserts++
+      else removes++
+      last.delete(key) // keep the map in page order of each task's last change
+      last.set(key, change)
+    }
+    const fromZero = (await readState(db, 'snapshot_open')) === 1
+    const stored: TaskRow[] = []
+    const removed: Key[] = []
+    for (const change of last.values()) {
+      if (change.type === 'upsert') {
         const { task } = change
-        const key: [TaskKind, number] = [task.kind, task.id]
-        if ((await db.tasks.get(key)) === undefined) added.push({ kind: task.kind, id: task.id })
-        await db.tasks.put({
+        stored.push({
           kind: task.kind,
           id: task.id,
           version: task.version,
@@ -142,27 +159,40 @@ export async function applyPage(
           task,
           visits: change.visits,
         })
-        // Edits answered before this copy was read are in it, or lost to what is.
-        await db.recorded
-          .where('[kind+task_id]')
-          .equals(key)
-          .filter((r) => r.type === 'set_field' && r.status !== 'pending')
-          .modify({ seen: 1 })
-        if (fromZero) await db.snapshot_seen.put({ kind: task.kind, id: task.id })
       } else {
-        removes++
-        await dropTask(db, change.kind, change.id)
-        await db.snapshot_seen.delete([change.kind, change.id])
+        removed.push([change.kind, change.id])
       }
+    }
+    const storedKeys: Key[] = stored.map((row) => [row.kind, row.id])
+    const before = await db.tasks.bulkGet(storedKeys)
+    const added = storedKeys
+      .filter((_, i) => before[i] === undefined)
+      .map(([kind, id]) => ({ kind, id }))
+    for (const [kind, id] of removed) await dropTask(db, kind, id)
+    if (stored.length) {
+      await db.tasks.bulkPut(stored)
+      // Edits answered before this copy was read are in it, or lost to what is.
+      await db.recorded
+        .where('[kind+task_id]')
+        .anyOf(storedKeys)
+        .filter((r) => r.type === 'set_field' && r.status !== 'pending')
+        .modify({ seen: 1 })
+    }
+    if (fromZero) {
+      if (stored.length) await db.snapshot_seen.bulkPut(storedKeys.map(([kind, id]) => ({ kind, id })))
+      if (removed.length) await db.snapshot_seen.bulkDelete(removed)
     }
     await writeState(db, 'cursor', cursor)
     await mergeClock(db, serverHlc, nowMs)
     let checksum: string | null = null
     if (!hasMore) {
       if (fromZero) {
-        const keys = (await db.tasks.toCollection().primaryKeys()) as [TaskKind, number][]
-        for (const [kind, id] of keys) {
-          if ((await db.snapshot_seen.get([kind, id])) === undefined) await dropTask(db, kind, id)
+        const seen = new Set(
+          ((await db.snapshot_seen.toCollection().primaryKeys()) as Key[]).map(([k, i]) => `${k}:${i}`),
+        )
+        const held = (await db.tasks.toCollection().primaryKeys()) as Key[]
+        for (const [kind, id] of held) {
+          if (!seen.has(`${kind}:${id}`)) await dropTask(db, kind, id)
         }
         await db.snapshot_seen.clear()
         await writeState(db, 'snapshot_open', null)

@@ -114,6 +114,10 @@ export class BeatDB extends Dexie {
       snapshot_seen: '[kind+id]',
       photos: 'sha256, state',
     })
+    // The checksum reads kind, id and version from this index's keys alone.
+    this.version(2).stores({
+      tasks: '[kind+id], urgency, [kind+id+version]',
+    })
   }
 }
 
