@@ -121,6 +121,9 @@ class MutationResult(msgspec.Struct, kw_only=True, omit_defaults=True):
     # The HLC the server ordered this mutation by: the phone's own, or the server's when
     # the phone's clock ran too far ahead to be trusted. Build the next edit on it.
     hlc: str | None = None
+    # With `conflict`: the rule that decided (PROTOCOL.md, Conflict rules), so a phone can
+    # tell its officer in words what happened even when the task has left its scope.
+    rule: str | None = None
 
 
 class PushResponse(msgspec.Struct, kw_only=True):

@@ -357,6 +357,7 @@ class PushBatch:
             status="conflict" if conflict_id else "applied",
             conflict_id=conflict_id,
             hlc=hlc_text,
+            rule=decision.conflict.value if conflict_id and decision.conflict else None,
         )
 
     def _keep_visit(
@@ -481,6 +482,7 @@ class PushBatch:
             status="conflict" if conflict_id else "applied",
             conflict_id=conflict_id,
             hlc=hlc_text,
+            rule=merge.ConflictRule.CONCURRENT_EDIT.value if conflict_id else None,
         )
 
     # -- writing, in bulk ----------------------------------------------------------------

@@ -140,6 +140,7 @@ async def test_a_visit_after_reassignment_stands_closes_the_warning_and_both_lea
     result = await push(client, o1, visit(warning))
     [verdict] = result["results"]
     assert verdict["status"] == "conflict"
+    assert verdict["rule"] == "visit_after_reassign"  # the phone can say why
     conflict = store.get_conflict(verdict["conflict_id"])
     assert conflict is not None
     assert conflict.rule == "visit_after_reassign"
@@ -174,6 +175,7 @@ async def test_a_visit_after_cancellation_stands_and_is_flagged_for_review(
     ]
     [verdict] = (await push(client, o1, visit(warning)))["results"]
     assert verdict["status"] == "conflict"
+    assert verdict["rule"] == "visit_after_cancel"  # the phone can say why
     assert store.get_conflict(verdict["conflict_id"]).rule == "visit_after_cancel"
     [log] = store.visit_logs_for("warning", warning)
     assert "visit_after_cancel" in log["flags"]
@@ -226,6 +228,7 @@ async def test_concurrent_edits_of_a_field_keep_one_winner_and_record_the_loser(
         )
     )["results"]
     assert verdict["status"] == "conflict"
+    assert verdict["rule"] == "concurrent_edit"  # the phone can say why
     conflict = store.get_conflict(verdict["conflict_id"])
     assert conflict.winner["value"] == "resident works nights"
     assert conflict.loser["value"] == "call the daughter first"

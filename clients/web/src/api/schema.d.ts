@@ -127,6 +127,55 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/auth/session": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Create
+         * @description A supervisor logs in from a browser: the access token, the refresh token and a
+         *     CSRF token come back as cookies (HttpOnly but the CSRF one, SameSite=Strict).
+         *     Officers are refused with 403: they use the app, with bearer tokens.
+         */
+        post: operations["createSession"];
+        /**
+         * End
+         * @description Log out: the session ends (its refresh token stops working) and the cookies
+         *     are cleared.
+         */
+        delete: operations["deleteSession"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/session/refresh": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Refresh
+         * @description Trade the refresh cookie for new cookies, as POST /api/v1/auth/refresh does for
+         *     a refresh token: each works once, and a reused one ends the session. Send the
+         *     CSRF token in X-CSRF-Token.
+         */
+        post: operations["refreshSession"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/auth/token": {
         parameters: {
             query?: never;
@@ -686,6 +735,29 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/reports/trend": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Trend
+         * @description A unit in the caller's jurisdiction (default: their own) day by day over local
+         *     days date_from..date_to (at most 92): warnings received, visited, face to face, on
+         *     time, overdue, the rates and the amount prevented; and the period's outcomes by
+         *     fraud type. Another county's unit answers 404 like a missing one.
+         */
+        get: operations["trendReport"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/review": {
         parameters: {
             query?: never;
@@ -1038,6 +1110,31 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/warnings/{warning_id}/timeline": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Timeline
+         * @description Everything that happened to a warning, oldest first, each event with `at`, its
+         *     actor and a `kind`: issued, routed, dispatched, reassigned, returned_to_queue,
+         *     cancelled, deadline_changed, visit, review, conflict, conflict_resolved,
+         *     escalated, outcome_sent (with the webhook's delivery when webhooks are on), and
+         *     changed for any other audited change. An officer reads their own warnings'; a
+         *     supervisor those in their jurisdiction; any other answers 404 like a missing one.
+         */
+        get: operations["warningTimeline"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/healthz": {
         parameters: {
             query?: never;
@@ -1062,6 +1159,12 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /** ActorOut */
+        ActorOut: {
+            device_id?: string | null;
+            name: string | null;
+            user_id: number | null;
+        };
         /** ApproveIn */
         ApproveIn: {
             note?: string | null;
@@ -1124,6 +1227,30 @@ export interface components {
             expected_version?: number | null;
             reason: string;
         };
+        /** CancelledEvent */
+        CancelledEvent: {
+            actor: components["schemas"]["ActorOut"] | null;
+            /** Format: date-time */
+            at: string;
+            /** @constant */
+            kind: "cancelled";
+            reason: string | null;
+        };
+        /** ChangedEvent */
+        ChangedEvent: {
+            action: string;
+            actor: components["schemas"]["ActorOut"] | null;
+            after: {
+                [key: string]: unknown;
+            } | null;
+            /** Format: date-time */
+            at: string;
+            before: {
+                [key: string]: unknown;
+            } | null;
+            /** @constant */
+            kind: "changed";
+        };
         /** ClientTokenIn */
         ClientTokenIn: {
             client_id: string;
@@ -1141,6 +1268,21 @@ export interface components {
             total: components["schemas"]["Row"];
             unit_id: string;
             unit_name: string;
+        };
+        /** ConflictEvent */
+        ConflictEvent: {
+            actor: components["schemas"]["ActorOut"] | null;
+            /** Format: date-time */
+            at: string;
+            conflict_id: number;
+            entry_id: string | null;
+            /** @constant */
+            kind: "conflict";
+            loser: unknown;
+            officer_ids: number[];
+            rule: string;
+            status: string;
+            winner: unknown;
         };
         /** ConflictOut */
         ConflictOut: {
@@ -1166,22 +1308,67 @@ export interface components {
             items: components["schemas"]["ConflictOut"][];
             next_after_id: number | null;
         };
+        /** ConflictResolvedEvent */
+        ConflictResolvedEvent: {
+            actor: components["schemas"]["ActorOut"] | null;
+            /** Format: date-time */
+            at: string;
+            conflict_id: number;
+            /** @constant */
+            kind: "conflict_resolved";
+            note: string | null;
+            resolution: string | null;
+            rule: string;
+        };
         /**
          * ContactMethod
          * @enum {string}
          */
         ContactMethod: "face_to_face" | "phone";
+        /** DeadlineChangedEvent */
+        DeadlineChangedEvent: {
+            actor: components["schemas"]["ActorOut"] | null;
+            after: string | null;
+            /** Format: date-time */
+            at: string;
+            before: string | null;
+            /** @constant */
+            kind: "deadline_changed";
+        };
         /**
          * Decision
          * @enum {string}
          */
         Decision: "uphold" | "prefer_other";
+        /** DispatchedEvent */
+        DispatchedEvent: {
+            actor: components["schemas"]["ActorOut"] | null;
+            /** Format: date-time */
+            at: string;
+            /** @constant */
+            kind: "dispatched";
+            officer_id: number;
+            officer_name: string | null;
+            reason: string | null;
+        };
         /**
          * EditableField
          * @description Fields of a task that officers' devices edit, last writer (by HLC) wins.
          * @enum {string}
          */
         EditableField: "officer_notes";
+        /** EscalatedEvent */
+        EscalatedEvent: {
+            actor: components["schemas"]["ActorOut"] | null;
+            /** Format: date-time */
+            at: string;
+            /** Format: date-time */
+            due_at: string;
+            /** @constant */
+            kind: "escalated";
+            level: string;
+            missing: string;
+        };
         /**
          * EscalationLevel
          * @enum {string}
@@ -1225,6 +1412,15 @@ export interface components {
          * @enum {string}
          */
         FraudType: "task_rebate" | "fake_loan" | "fake_investment" | "impersonate_police" | "impersonate_customer_service" | "fake_credit_repair" | "romance" | "sex_lure" | "impersonate_acquaintance" | "fake_game_trading" | "other";
+        /** FraudTypeOutcomes */
+        FraudTypeOutcomes: {
+            assigned: number;
+            fraud_type: string;
+            outcomes: {
+                [key: string]: number;
+            };
+            received: number;
+        };
         /**
          * GridKind
          * @enum {string}
@@ -1286,6 +1482,20 @@ export interface components {
             status: "created" | "duplicate" | "rejected";
             warning_id?: number | null;
         };
+        /** IssuedEvent */
+        IssuedEvent: {
+            actor: components["schemas"]["ActorOut"] | null;
+            /** Format: date-time */
+            at: string;
+            /** Format: date-time */
+            deadline_at: string;
+            fraud_type: string;
+            /** @constant */
+            kind: "issued";
+            platform_id: string;
+            risk_level: string;
+            source: string;
+        };
         /**
          * Level
          * @enum {string}
@@ -1329,6 +1539,7 @@ export interface components {
             hlc?: string | null;
             mutation_id: string;
             problem?: components["schemas"]["MutationProblem"] | null;
+            rule?: string | null;
             /** @enum {string} */
             status: "applied" | "conflict" | "rejected";
         };
@@ -1379,6 +1590,21 @@ export interface components {
             cursor: string;
             has_more: boolean;
             items: components["schemas"]["OutcomeItem"][];
+        };
+        /** OutcomeSentEvent */
+        OutcomeSentEvent: {
+            actor: components["schemas"]["ActorOut"] | null;
+            amount_prevented: number | null;
+            /** Format: date-time */
+            at: string;
+            contact: string | null;
+            delivery_id: string;
+            feed_id: number;
+            /** @constant */
+            kind: "outcome_sent";
+            outcome: string | null;
+            state: string;
+            webhook: components["schemas"]["WebhookDelivery"] | null;
         };
         /** OversightPage */
         OversightPage: {
@@ -1587,6 +1813,19 @@ export interface components {
             officer_id: number;
             reason?: string | null;
         };
+        /** ReassignedEvent */
+        ReassignedEvent: {
+            actor: components["schemas"]["ActorOut"] | null;
+            /** Format: date-time */
+            at: string;
+            from_officer_id: number | null;
+            from_officer_name: string | null;
+            /** @constant */
+            kind: "reassigned";
+            officer_id: number | null;
+            officer_name: string | null;
+            reason: string | null;
+        };
         /** RecordVisit */
         RecordVisit: {
             entry: components["schemas"]["VisitEntry"];
@@ -1652,6 +1891,30 @@ export interface components {
         ReturnIn: {
             reason: string;
         };
+        /** ReturnedEvent */
+        ReturnedEvent: {
+            actor: components["schemas"]["ActorOut"] | null;
+            /** Format: date-time */
+            at: string;
+            from_officer_id: number | null;
+            from_officer_name: string | null;
+            /** @constant */
+            kind: "returned_to_queue";
+            queue: string | null;
+            reason: string | null;
+        };
+        /** ReviewEvent */
+        ReviewEvent: {
+            actor: components["schemas"]["ActorOut"] | null;
+            /** Format: date-time */
+            at: string;
+            decision: string;
+            entry_id: string | null;
+            /** @constant */
+            kind: "review";
+            note: string | null;
+            reasons: string[];
+        };
         /** ReviewItem */
         ReviewItem: {
             contact: string | null;
@@ -1697,6 +1960,20 @@ export interface components {
          * @enum {string}
          */
         Role: "officer" | "station_supervisor" | "county_supervisor" | "city_admin" | "platform";
+        /** RoutedEvent */
+        RoutedEvent: {
+            actor: components["schemas"]["ActorOut"] | null;
+            /** Format: date-time */
+            at: string;
+            county_id: string | null;
+            /** @constant */
+            kind: "routed";
+            officer_id: number | null;
+            officer_name: string | null;
+            queue: string;
+            routing_reason: string | null;
+            station_id: string | null;
+        };
         /** Row */
         Row: {
             key: string;
@@ -1707,6 +1984,23 @@ export interface components {
         /** RunOut */
         RunOut: {
             escalated: number;
+        };
+        /** SessionIn */
+        SessionIn: {
+            /**
+             * @description Stable id the app generates once per install
+             * @default web-console
+             */
+            device_id: string;
+            login: string;
+            password: string;
+        };
+        /** SessionOut */
+        SessionOut: {
+            csrf_token: string;
+            expires_in: number;
+            refresh_expires_at: string | null;
+            user: components["schemas"]["MeOut"];
         };
         /** SetField */
         SetField: {
@@ -1736,6 +2030,12 @@ export interface components {
             task_kind: string;
             visits: components["schemas"]["VisitPhotosOut"][];
         };
+        /** Timeline */
+        Timeline: {
+            events: (components["schemas"]["IssuedEvent"] | components["schemas"]["RoutedEvent"] | components["schemas"]["DispatchedEvent"] | components["schemas"]["ReassignedEvent"] | components["schemas"]["ReturnedEvent"] | components["schemas"]["CancelledEvent"] | components["schemas"]["DeadlineChangedEvent"] | components["schemas"]["VisitEvent"] | components["schemas"]["ReviewEvent"] | components["schemas"]["ConflictEvent"] | components["schemas"]["ConflictResolvedEvent"] | components["schemas"]["EscalatedEvent"] | components["schemas"]["OutcomeSentEvent"] | components["schemas"]["ChangedEvent"])[];
+            state: string;
+            warning_id: number;
+        };
         /** TokenOut */
         TokenOut: {
             access_token: string;
@@ -1744,6 +2044,40 @@ export interface components {
             refresh_token: string | null;
             token_type: string;
             user: components["schemas"]["MeOut"];
+        };
+        /** Trend */
+        Trend: {
+            by_fraud_type: components["schemas"]["FraudTypeOutcomes"][];
+            /** Format: date */
+            date_from: string;
+            /** Format: date */
+            date_to: string;
+            days: components["schemas"]["TrendDay"][];
+            level: string;
+            unit_id: string;
+            unit_name: string;
+        };
+        /** TrendDay */
+        TrendDay: {
+            /** @default 0 */
+            amount_prevented: number;
+            /** @default 0 */
+            assigned: number;
+            /** Format: date */
+            day: string;
+            dissuasion_rate?: number | null;
+            /** @default 0 */
+            face_to_face: number;
+            face_to_face_rate?: number | null;
+            /** @default 0 */
+            on_time: number;
+            on_time_rate?: number | null;
+            /** @default 0 */
+            overdue: number;
+            /** @default 0 */
+            received: number;
+            /** @default 0 */
+            visited: number;
         };
         /** UnitOut */
         UnitOut: {
@@ -1828,6 +2162,30 @@ export interface components {
             recorded_at: string;
             /** @description Made on the phone (a UUID); unique per user */
             supersedes?: string | null;
+        };
+        /** VisitEvent */
+        VisitEvent: {
+            actor: components["schemas"]["ActorOut"] | null;
+            amount_prevented: number | null;
+            arrived_at: string | null;
+            /** Format: date-time */
+            at: string;
+            completed: boolean;
+            contact: string | null;
+            entry_id: string;
+            flags: string[];
+            /** @constant */
+            kind: "visit";
+            notes: string | null;
+            officer_id: number;
+            officer_name: string | null;
+            outcome: string | null;
+            photos: string[];
+            position: components["schemas"]["Position"] | null;
+            /** Format: date-time */
+            received_at: string;
+            superseded_by: string | null;
+            supersedes: string | null;
         };
         /** VisitOut */
         VisitOut: {
@@ -2020,6 +2378,14 @@ export interface components {
             state: string;
             summary: string | null;
             version: number;
+        };
+        /** WebhookDelivery */
+        WebhookDelivery: {
+            /** @default 0 */
+            attempts: number;
+            last_error?: string | null;
+            next_attempt_at?: string | null;
+            state: string;
         };
         /** WebhookStatus */
         WebhookStatus: {
@@ -2288,6 +2654,122 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["TokenOut"];
+                };
+            };
+            /** @description A problem document (RFC 9457) with a stable `code` */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A problem document (RFC 9457) with a stable `code` */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    createSession: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SessionIn"];
+            };
+        };
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SessionOut"];
+                };
+            };
+            /** @description A problem document (RFC 9457) with a stable `code` */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A problem document (RFC 9457) with a stable `code` */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    deleteSession: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, nothing follows */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description A problem document (RFC 9457) with a stable `code` */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A problem document (RFC 9457) with a stable `code` */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    refreshSession: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SessionOut"];
                 };
             };
             /** @description A problem document (RFC 9457) with a stable `code` */
@@ -3564,6 +4046,48 @@ export interface operations {
             };
         };
     };
+    trendReport: {
+        parameters: {
+            query: {
+                date_from: string;
+                date_to: string;
+                unit_id?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Trend"];
+                };
+            };
+            /** @description A problem document (RFC 9457) with a stable `code` */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A problem document (RFC 9457) with a stable `code` */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     reviewQueue: {
         parameters: {
             query?: {
@@ -4024,9 +4548,7 @@ export interface operations {
                     "Tus-Resumable"?: unknown;
                     [name: string]: unknown;
                 };
-                content: {
-                    "application/json": null;
-                };
+                content?: never;
             };
             /** @description A problem document (RFC 9457) with a stable `code` */
             "4XX": {
@@ -4134,9 +4656,7 @@ export interface operations {
                     "Upload-Offset"?: unknown;
                     [name: string]: unknown;
                 };
-                content: {
-                    "application/json": null;
-                };
+                content?: never;
             };
             /** @description A problem document (RFC 9457) with a stable `code` */
             "4XX": {
@@ -4525,6 +5045,46 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["WarningOut"];
+                };
+            };
+            /** @description A problem document (RFC 9457) with a stable `code` */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A problem document (RFC 9457) with a stable `code` */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    warningTimeline: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                warning_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Timeline"];
                 };
             };
             /** @description A problem document (RFC 9457) with a stable `code` */

@@ -357,6 +357,7 @@ const en: Messages = {
     too_many_attempts: 'Too many failed sign-ins; wait and try again.',
     internal_error: 'The server failed; try again later, and report the request id if it persists.',
     app_not_built: 'The officers\' app is not installed on the server; ask the system administrator.',
+    csrf_failed: 'The page failed its security check; reload it and try again.',
     photo_too_large: 'The photo is larger than the upload limit.',
     unsupported_image_type: 'Only JPEG, PNG, HEIC or WebP photos can be uploaded; this file was discarded.',
     tus_version_unsupported: 'Upload protocol version mismatch; update the app.',

@@ -354,6 +354,7 @@ const zhCN = {
     too_many_attempts: '登录失败次数过多，请稍后再试。',
     internal_error: '服务器出现故障，请稍后重试；如仍失败，请报告请求编号。',
     app_not_built: '服务器尚未部署民警端应用，请联系系统管理员。',
+    csrf_failed: '页面安全校验未通过，请刷新页面后重试。',
     photo_too_large: '照片过大，超过上传限制。',
     unsupported_image_type: '只能上传 JPEG、PNG、HEIC 或 WebP 格式的照片，该文件已被丢弃。',
     tus_version_unsupported: '上传协议版本不匹配，请更新应用。',

@@ -197,6 +197,7 @@ export async function storeVerdicts(
           ...recorded,
           status: result.status,
           conflict_id: result.conflict_id ?? null,
+          rule: result.rule ?? null,
           // The server may have ordered the edit by its own clock (this phone's ran ahead):
           // the next edit must build on the HLC the server stored.
           hlc: result.hlc ?? recorded.hlc,

@@ -68,6 +68,8 @@ export interface RecordedRow {
   value?: string | null
   status: MutationStatus
   conflict_id?: number | null
+  // The conflict rule that decided, as the push answered it (older servers do not say).
+  rule?: string | null
   problem?: MutationProblem | null
   created_at: string
   answered_at?: string

@@ -1,0 +1,92 @@
+"""The officers' app in a real browser: Debian's Chromium driven by Playwright, at a phone's
+viewport, against `beatsync serve` on a real SQLite file of the tiny city.
+
+Each story gets its own server and database, so what one officer's phone did never leaks
+into the next story. The browser is shared (starting Chromium costs seconds); each story
+opens a fresh context, which is a fresh phone: its own IndexedDB and service worker.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
+
+from tests.support.live import ROOT, LiveServer
+from tests.support.web import CHROMIUM, CHROMIUM_ARGS, Phone, ServerDesk
+
+APP_DIR = ROOT / "clients" / "web" / "dist"
+SCREENSHOTS = ROOT / "docs" / "screenshots"
+
+
+@pytest.fixture(scope="session")
+def built_app() -> Path:
+    index = APP_DIR / "app" / "index.html"
+    if not index.is_file():
+        pytest.fail(
+            "the officers' app is not built: run `npm ci --prefix clients/web && "
+            "npm run build --prefix clients/web` (scripts/check does)"
+        )
+    return APP_DIR
+
+
+@pytest.fixture(scope="session")
+def playwright() -> Iterator[Playwright]:
+    with sync_playwright() as p:
+        yield p
+
+
+@pytest.fixture(scope="session")
+def browser(playwright: Playwright) -> Iterator[Browser]:
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: scripts/check installs Debian's chromium")
+    browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    yield browser
+    browser.close()
+
+
+@pytest.fixture
+def server(tmp_path: Path, built_app: Path) -> Iterator[LiveServer]:
+    live = LiveServer(tmp_path, BEATSYNC_WEB_DIR=str(built_app))
+    live.start()
+    yield live
+    live.stop()
+
+
+@pytest.fixture
+def desk(server: LiveServer) -> Iterator[ServerDesk]:
+    """The other side of each story: the platform and the supervisors, through the API."""
+    with ServerDesk(server.base) as the_desk:
+        yield the_desk
+
+
+@pytest.fixture
+def context(browser: Browser) -> Iterator[BrowserContext]:
+    ctx = browser.new_context(
+        viewport={"width": 360, "height": 800},
+        device_scale_factor=2,
+        is_mobile=True,
+        has_touch=True,
+        locale="zh-CN",
+        timezone_id="Asia/Shanghai",
+        permissions=["geolocation"],
+        # The door of 七一路社区 (WGS-84), within a few metres.
+        geolocation={"latitude": 33.6255, "longitude": 114.6478, "accuracy": 12},
+        service_workers="allow",
+    )
+    yield ctx
+    ctx.close()
+
+
+@pytest.fixture
+def page(context: BrowserContext) -> Page:
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    return page
+
+
+@pytest.fixture
+def phone(page: Page, context: BrowserContext, server: LiveServer) -> Phone:
+    return Phone(page, context, server.base, SCREENSHOTS)
