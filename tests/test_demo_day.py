@@ -426,10 +426,12 @@ async def test_a_supervisor_runs_a_day_of_the_demo_city_from_the_api_alone(
     assert response.headers["content-type"].startswith("text/csv")
     assert f"bulletin-{COUNTY}-day-{DAY}.csv" in response.headers["content-disposition"]
     assert response.content.startswith(b"\xef\xbb\xbf")
-    rows = list(csv.reader(io.StringIO(response.content[3:].decode("utf-8"))))
-    assert rows[0][:6] == ["级别", "排名", "单位编码", "单位", "预警数", "撤销数"]
-    assert len(rows) == 1 + 3
-    records = {r[2]: dict(zip(rows[0], r, strict=True)) for r in rows[1:]}
+    title, header, *rows = list(csv.reader(io.StringIO(response.content[3:].decode("utf-8"))))
+    assert title == ["川汇分局日通报 2026-11-25至2026-11-25"]
+    assert header[:6] == ["级别", "排名", "单位编码", "单位", "预警数", "撤销数"]
+    assert len(rows) == 3 + 1  # three stations, then the county's totals
+    records = {r[2]: dict(zip(header, r, strict=True)) for r in rows[:-1]}
+    assert rows[-1][:4] == ["合计", "", COUNTY, "川汇分局"]
     assert pick(records[EAST], "单位", "应访数", "按时率", "超时接触数", "挽损金额(元)") == {
         "单位": "东关派出所",
         "应访数": "4",

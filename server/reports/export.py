@@ -46,10 +46,31 @@ COLUMNS: list[tuple[str, Callable[[BulletinRow], Any]]] = [
 ]
 HEADERS = [h for h, _ in COLUMNS]
 RATE_COLUMNS = {"见面率", "按时率"}
+TOTAL_LABEL = "合计"
+# Excel and WPS measure a column in widths of "0"; a Chinese character takes about two.
+_MIN_WIDTH, _MAX_WIDTH, _HEADER_WRAP = 6, 40, 12
+_A4 = 9  # XlsxWriter's paper code
 
 
 def _rows(bulletin: Bulletin) -> list[list[Any]]:
     return [[get(r) for _, get in COLUMNS] for r in [*bulletin.counties, *bulletin.stations]]
+
+
+def _total(bulletin: Bulletin) -> list[Any]:
+    """The unit's own figures, as the page shows them: not a sum of the rows, which list
+    counties and their stations both."""
+    row = BulletinRow(
+        level=TOTAL_LABEL,
+        rank=0,
+        unit_id=bulletin.unit_id,
+        name=bulletin.total.name,
+        lagging=False,
+        warnings=bulletin.total.warnings,
+        publicity=bulletin.total.publicity,
+    )
+    values = [get(row) for _, get in COLUMNS]
+    values[HEADERS.index("排名")] = None
+    return values
 
 
 def _title(bulletin: Bulletin) -> str:
@@ -58,29 +79,79 @@ def _title(bulletin: Bulletin) -> str:
 
 
 def to_csv(bulletin: Bulletin) -> bytes:
+    """Title, header, one row per unit, then the unit's totals: the sheet as handed up."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow([_title(bulletin)])
     writer.writerow(HEADERS)
-    for row in _rows(bulletin):
+    for row in [*_rows(bulletin), _total(bulletin)]:
         writer.writerow(["" if v is None else v for v in row])
     return b"\xef\xbb\xbf" + out.getvalue().encode("utf-8")
 
 
+def _display_width(value: Any) -> int:
+    if value is None:
+        return 0
+    text = f"{value:.2%}" if isinstance(value, float) and value <= 1 else str(value)
+    return sum(2 if ord(ch) > 0x2E7F else 1 for ch in text)
+
+
+def column_widths(rows: list[list[Any]]) -> list[int]:
+    """Wide enough for every value; a long header wraps instead of widening its column."""
+    widths = []
+    for c, header in enumerate(HEADERS):
+        widest = max([_display_width(r[c]) for r in rows] or [0])
+        head = min(_display_width(header), _HEADER_WRAP)
+        widths.append(max(_MIN_WIDTH, min(_MAX_WIDTH, max(widest, head) + 2)))
+    return widths
+
+
 def to_xlsx(bulletin: Bulletin) -> bytes:
+    """A sheet a supervisor prints and hands up as it is: a title naming the unit and the
+    period, a frozen header, a totals row, columns that fit, landscape A4 one page wide."""
+    rows = _rows(bulletin)
+    total = _total(bulletin)
     buffer = io.BytesIO()
     book = xlsxwriter.Workbook(buffer, {"in_memory": True})
-    bold = book.add_format({"bold": True})
-    percent = book.add_format({"num_format": "0.00%"})
+    title = book.add_format({"bold": True, "font_size": 14, "align": "center"})
+    head = book.add_format(
+        {"bold": True, "text_wrap": True, "valign": "vcenter", "align": "center", "border": 1}
+    )
+    head.set_bg_color("#DDE5F0")
+    plain = book.add_format({"border": 1})
+    percent = book.add_format({"num_format": "0.00%", "border": 1})
+    total_plain = book.add_format({"bold": True, "top": 2, "border": 1})
+    total_percent = book.add_format({"bold": True, "top": 2, "border": 1, "num_format": "0.00%"})
     sheet = book.add_worksheet("通报")
-    sheet.write(0, 0, _title(bulletin), bold)
-    sheet.write_row(1, 0, HEADERS, bold)
-    for n, row in enumerate(_rows(bulletin), start=2):
+    last_col = len(HEADERS) - 1
+    sheet.merge_range(0, 0, 0, last_col, _title(bulletin), title)
+    sheet.set_row(1, 32)
+    sheet.write_row(1, 0, HEADERS, head)
+    for n, row in enumerate([*rows, total], start=2):
+        is_total = row is total
         for c, value in enumerate(row):
+            rate = HEADERS[c] in RATE_COLUMNS
+            if is_total:
+                style = total_percent if rate else total_plain
+            else:
+                style = percent if rate else plain
             if value is None:
-                continue
-            sheet.write(n, c, value, percent if HEADERS[c] in RATE_COLUMNS else None)
+                sheet.write_blank(n, c, None, style)
+            else:
+                sheet.write(n, c, value, style)
+    for c, width in enumerate(column_widths([*rows, total])):
+        sheet.set_column(c, c, width)
+    sheet.freeze_panes(2, 4)
+    sheet.set_landscape()
+    sheet.set_paper(_A4)
+    sheet.fit_to_pages(1, 0)  # one page wide, as many tall as it takes
+    sheet.repeat_rows(0, 1)
+    sheet.center_horizontally()
+    sheet.set_margins(left=0.4, right=0.4, top=0.6, bottom=0.6)
+    sheet.set_footer("&C第 &P 页，共 &N 页")
     lagging = book.add_worksheet("落后单位")
-    lagging.write(0, 0, "落后单位", bold)
+    lagging.write(0, 0, "落后单位", head)
+    lagging.set_column(0, 0, 30)
     for n, name in enumerate(bulletin.lagging_units, start=1):
         lagging.write(n, 0, name)
     book.close()

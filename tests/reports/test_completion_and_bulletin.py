@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import csv
 import io
-import zipfile
 from typing import Any
 
+import openpyxl
 import pytest
 
 from tests.support.api import as_user, assert_problem
@@ -248,23 +248,40 @@ async def test_the_daily_bulletin_ranks_units_names_the_lagging_and_downloads(
     assert response.headers["content-type"].startswith("text/csv")
     assert "attachment" in response.headers["content-disposition"]
     assert response.content.startswith(b"\xef\xbb\xbf")
-    rows = list(csv.reader(io.StringIO(response.content[3:].decode("utf-8"))))
-    assert rows[0][:4] == ["级别", "排名", "单位编码", "单位"]
-    assert len(rows) == 1 + 2 + 3
+    title, header, *rows = list(csv.reader(io.StringIO(response.content[3:].decode("utf-8"))))
+    assert title == ["周口市公安局日通报 2026-11-25至2026-11-25"]
+    assert header[:4] == ["级别", "排名", "单位编码", "单位"]
+    assert len(rows) == 2 + 3 + 1
     chuanhui = next(r for r in rows if r[2] == "411602")
-    record = dict(zip(rows[0], chuanhui, strict=True))
+    record = dict(zip(header, chuanhui, strict=True))
     assert record["应访数"] == "5"
     assert record["按时率"] == "0.6"
     assert record["挽损金额(元)"] == "105000"
     assert record["落后单位"] == "是"
+    totals = dict(zip(header, rows[-1], strict=True))
+    assert totals["级别"] == "合计"
+    assert totals["预警数"] == str(CITY_DAY["received"])
+    assert totals["挽损金额(元)"] == str(CITY_DAY["amount_prevented"])
 
     response = await client.get(f"{BULLETIN}/xlsx", headers=admin, params={"day": "2026-11-25"})
     assert response.status_code == 200
-    book = zipfile.ZipFile(io.BytesIO(response.content))
-    text = book.read("xl/sharedStrings.xml").decode("utf-8")
-    assert "按时率" in text
-    assert "城区派出所" in text
-    assert "xl/worksheets/sheet2.xml" in book.namelist()
+    sheet = openpyxl.load_workbook(io.BytesIO(response.content))["通报"]
+    # Handed up as it is: titled, a header that stays on screen and on every printed
+    # page, the unit's totals last, landscape A4 one page wide, columns that fit.
+    assert sheet["A1"].value == "周口市公安局日通报 2026-11-25至2026-11-25"
+    assert sheet.freeze_panes == "E3"
+    assert sheet.print_title_rows == "$1:$2"
+    assert sheet.page_setup.orientation == "landscape"
+    assert sheet.page_setup.paperSize == 9
+    assert sheet.sheet_properties.pageSetUpPr.fitToPage
+    # One page wide (fitToWidth is left out when it is 1, the format's default), any tall.
+    assert (sheet.page_setup.fitToWidth or 1, sheet.page_setup.fitToHeight) == (1, 0)
+    cells = [[c.value for c in r] for r in sheet.iter_rows(min_row=2)]
+    assert cells[0] == header
+    assert cells[-1][:4] == ["合计", None, "411600", "周口市公安局"]
+    assert cells[-1][header.index("预警数")] == CITY_DAY["received"]
+    unit_width = sheet.column_dimensions["D"].width
+    assert unit_width >= 2 * max(len(str(r[3])) for r in cells[1:])
 
 
 async def test_weekly_and_monthly_bulletins_cover_their_period(client, store, clock, city) -> None:
