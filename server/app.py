@@ -15,7 +15,7 @@ from litestar.openapi.spec import Components, SecurityScheme
 
 from server import maintenance
 from server.audit.controller import AuditController
-from server.auth.controller import AuthController
+from server.auth.controller import AuthController, SessionController
 from server.auth.passwords import Passwords
 from server.auth.service import AuthService
 from server.bodies import decode_json_body_strictly
@@ -41,18 +41,20 @@ from server.settings import Settings, load_settings
 from server.store.interface import Store, open_store
 from server.sync.controller import SyncController
 from server.sync.events import ScopeNotifier
+from server.timeline.controller import TimelineController
 from server.uploads.controller import upload_routes
 from server.uploads.service import UploadService
 from server.uploads.storage import FileSystemStorage
 from server.warnings.controller import PlatformWarningController, WarningController
+from server.webapp import APPS, StaticApp, app_dir
 from server.webapp import ROUTES as WEBAPP_ROUTES
-from server.webapp import StaticApp, app_dir
 
 API_VERSION = "1.0.0"
 ROUTE_HANDLERS = [
     HealthController,
     PingController,
     AuthController,
+    SessionController,
     DeviceController,
     PlatformWarningController,
     WarningController,
@@ -68,6 +70,7 @@ ROUTE_HANDLERS = [
     WebhookController,
     ReviewController,
     OversightController,
+    TimelineController,
 ]
 
 
@@ -172,7 +175,7 @@ def create_app(
                 "unit_notifier": unit_notifier,
                 "webhook_sender": webhook_sender,
                 "uploads": uploads,
-                "webapp": StaticApp(app_dir(settings.web_dir)),
+                "webapps": {name: StaticApp(app_dir(settings.web_dir, name)) for name in APPS},
             }
         ),
         on_startup=[_start],

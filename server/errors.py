@@ -28,6 +28,7 @@ class ErrorCode(StrEnum):
     USER_DISABLED = "user_disabled"
     # 403: known, but not allowed
     FORBIDDEN = "forbidden"
+    CSRF_FAILED = "csrf_failed"
     # 404
     NOT_FOUND = "not_found"
     # 405
@@ -80,6 +81,10 @@ ERROR_TABLE: dict[ErrorCode, tuple[int, str]] = {
     ErrorCode.DEVICE_REVOKED: (401, "This device has been revoked; wipe local data"),
     ErrorCode.USER_DISABLED: (401, "This account is disabled; wipe local data"),
     ErrorCode.FORBIDDEN: (403, "This role may not do that"),
+    ErrorCode.CSRF_FAILED: (
+        403,
+        "X-CSRF-Token is missing or does not match this session's beatsync_csrf cookie",
+    ),
     ErrorCode.NOT_FOUND: (404, "No such resource, or not in your jurisdiction"),
     ErrorCode.METHOD_NOT_ALLOWED: (405, "Method not allowed on this resource"),
     ErrorCode.INVALID_TRANSITION: (409, "Not allowed in the resource's current state"),

@@ -1,4 +1,5 @@
-"""Request context (id, timing, access log) and bearer authentication."""
+"""Request context (id, timing, access log) and authentication: a bearer token, or the
+console's session cookie with its CSRF check."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from litestar.enums import ScopeType
 from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
+from server.auth import cookies
 from server.auth.service import AuthService
 from server.errors import AuthError, ErrorCode
 from server.logs import get_logger
@@ -28,7 +30,7 @@ PUBLIC_PATHS = [
     r"^/api/v1/auth/(login|refresh|token)$",
     r"^/schema",
     r"^/$",
-    r"^/app(/|$)",
+    r"^/(app|console)(/|$)",
 ]
 
 
@@ -82,14 +84,23 @@ class BearerAuthMiddleware(AbstractAuthenticationMiddleware):
     async def authenticate_request(
         self, connection: ASGIConnection[Any, Any, Any, Any]
     ) -> AuthenticationResult:
-        header = connection.headers.get("authorization", "")
-        scheme, _, token = header.partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
-            raise AuthError(
-                "send 'Authorization: Bearer <access token>'", code=ErrorCode.NOT_AUTHENTICATED
-            )
         service: AuthService = connection.app.state.auth_service
-        principal = service.authenticate(token.strip())
+        header = connection.headers.get("authorization")
+        session = connection.cookies.get(cookies.ACCESS_COOKIE) if header is None else None
+        if session:
+            principal = service.authenticate(session)
+            # A browser sends cookies with whatever a page makes it send; a header it
+            # sends only for the console's own scripts.
+            cookies.check_principal_csrf(connection, service.settings.jwt_secret, principal)
+            token = session
+        else:
+            scheme, _, token = (header or "").partition(" ")
+            if scheme.lower() != "bearer" or not token.strip():
+                raise AuthError(
+                    "send 'Authorization: Bearer <access token>' (or the session cookie)",
+                    code=ErrorCode.NOT_AUTHENTICATED,
+                )
+            principal = service.authenticate(token.strip())
         structlog.contextvars.bind_contextvars(
             user_id=principal.user_id, device_id=principal.device_id
         )

@@ -16,8 +16,11 @@ from litestar.openapi.spec import (
     OpenAPIType,
     Reference,
     Schema,
+    SecurityScheme,
 )
+from litestar.routes import HTTPRoute
 
+from server.auth.cookies import ACCESS_COOKIE
 from server.errors import Problem
 from server.middleware import PUBLIC_PATHS
 
@@ -84,6 +87,40 @@ def _describe_bodies_exactly(schemas: dict[str, Any]) -> None:
         schemas.setdefault(name, _to_schema(definition))
 
 
+def _public_operations(app: Litestar) -> set[tuple[str, str]]:
+    """(path, method) of the handlers that opt out of authentication themselves: one
+    path may hold a public method beside others that need a caller (the console's
+    session: created by anyone, ended by its owner)."""
+    found: set[tuple[str, str]] = set()
+    for route in app.routes:
+        if isinstance(route, HTTPRoute):
+            for handler in route.route_handlers:
+                if handler.opt.get("exclude_from_auth"):
+                    found |= {(route.path, m.lower()) for m in handler.http_methods}
+    return found
+
+
+def _accept_the_session_cookie(app: Litestar) -> None:
+    """Every authenticated operation takes the console's session cookie as well as a
+    bearer token; the document says so once, globally."""
+    document = app.openapi_schema
+    components = document.components
+    schemes = dict(components.security_schemes or {})
+    schemes["session"] = SecurityScheme(
+        type="apiKey",
+        name=ACCESS_COOKIE,
+        security_scheme_in="cookie",
+        description="The console's browser session (POST /api/v1/auth/session). A POST,"
+        " PUT, PATCH or DELETE with it must send the beatsync_csrf cookie's value in"
+        " X-CSRF-Token.",
+    )
+    components.security_schemes = schemes
+    security = list(document.security or [])
+    if {"session": []} not in security:
+        security.append({"session": []})
+    document.security = security
+
+
 def add_problem_responses(app: Litestar) -> None:
     """Every operation may answer any 4XX/5XX with a problem document; say so.
 
@@ -91,8 +128,10 @@ def add_problem_responses(app: Litestar) -> None:
     `security` would otherwise claim a bearer token for login itself), and describes
     request bodies as strictly as they are decoded.
     """
+    _accept_the_session_cookie(app)
     document = app.openapi_schema
     public = [re.compile(p) for p in PUBLIC_PATHS]
+    public_operations = _public_operations(app)
     generated = msgspec.json.schema(Problem)
     components = document.components
     schemas = dict(components.schemas or {})
@@ -111,13 +150,16 @@ def add_problem_responses(app: Litestar) -> None:
             operation = getattr(path_item, method, None)
             if operation is None:
                 continue
-            if any(p.search(path) for p in public):
+            if any(p.search(path) for p in public) or (path, method) in public_operations:
                 # Litestar drops a handler's `security=[]` as if unset; an explicit empty
                 # list is how OpenAPI says "no authentication".
                 operation.security = []
             responses = {
                 k: v for k, v in (operation.responses or {}).items() if not k.startswith(("4", "5"))
             }
+            if "204" in responses and isinstance(responses["204"], OpenAPIResponse):
+                # No body, whatever the handler's return type (a Response, for cookies).
+                responses["204"].content = None
             responses["4XX"] = problem
             responses["5XX"] = problem
             operation.responses = responses

@@ -1,4 +1,5 @@
-"""The officers' app (clients/web, built by Vite into `<web dir>/app/`) served at /app/.
+"""The web apps (clients/web, built by Vite into `<web dir>/app/` and `<web dir>/console/`)
+served at /app/ (the officers' phone app) and /console/ (the supervisors' console).
 
 Static files with the caching a PWA needs: hashed assets forever, the files that name
 them (index.html, the service worker, the manifest) revalidated on every load, so a new
@@ -25,6 +26,11 @@ from litestar.response import Redirect
 from server.errors import BeatsyncError, ErrorCode, NotFound
 
 APP_PATH = "/app/"
+CONSOLE_PATH = "/console/"
+# Each app's folder under the web dir, and what a person calls it in an error.
+APPS = {"app": "the officers' app", "console": "the supervisors' console"}
+# Phones get the officers' app at /; anything else (a supervisor's desk) the console.
+_PHONE = re.compile(r"Mobile|Android|iPhone|iPad|HarmonyOS", re.I)
 IMMUTABLE = "public, max-age=31536000, immutable"
 REVALIDATE = "no-cache"
 # Vant sets inline styles, its icon font is a data: URL inside its CSS, and photo
@@ -76,12 +82,12 @@ def default_web_dir() -> Path:
     return Path(__file__).resolve().parent.parent / "clients" / "web" / "dist"
 
 
-def app_dir(web_dir: str) -> Path:
-    return (Path(web_dir) if web_dir else default_web_dir()) / "app"
+def app_dir(web_dir: str, name: str = "app") -> Path:
+    return (Path(web_dir) if web_dir else default_web_dir()) / name
 
 
-def is_built(web_dir: str) -> bool:
-    return (app_dir(web_dir) / "index.html").is_file()
+def is_built(web_dir: str, name: str = "app") -> bool:
+    return (app_dir(web_dir, name) / "index.html").is_file()
 
 
 class AppNotBuilt(BeatsyncError):
@@ -187,39 +193,57 @@ def _file_response(
     return Response(content=content, status_code=200, headers=headers, media_type=media_type)
 
 
-def _static(state: State) -> StaticApp:
-    static: StaticApp = state.webapp
+def _static(state: State, name: str) -> StaticApp:
+    static: StaticApp = state.webapps[name]
     return static
 
 
 @get("/", include_in_schema=False, sync_to_thread=False)
-def root_redirect() -> Redirect:
-    # Officers are the first users; the supervisors' console will get /console/.
-    return Redirect(path=APP_PATH, status_code=302)
+def root_redirect(request: Request[Any, Any, Any]) -> Redirect:
+    """A phone to the officers' app, a desk to the console: the one address people are
+    told works for everyone."""
+    phone = _PHONE.search(request.headers.get("user-agent", ""))
+    return Redirect(path=APP_PATH if phone else CONSOLE_PATH, status_code=302)
 
 
-@get("/app", include_in_schema=False, sync_to_thread=True)
-def app_shell(request: Request[Any, Any, Any]) -> Response[bytes] | Redirect:
-    """The app's shell; /app (no slash) first goes to /app/."""
+def _shell_or_slash(request: Request[Any, Any, Any], name: str) -> Response[bytes] | Redirect:
     # Litestar routes /app and /app/ alike, but the app's relative URLs need the slash.
     raw = request.scope.get("raw_path") or request.scope["path"].encode()
     if not raw.endswith(b"/"):
         query = request.scope.get("query_string", b"").decode("latin-1")
-        return Redirect(path=APP_PATH + (f"?{query}" if query else ""), status_code=301)
-    return _serve(request, "")
+        return Redirect(path=f"/{name}/" + (f"?{query}" if query else ""), status_code=301)
+    return _serve(request, name, "")
+
+
+@get("/app", include_in_schema=False, sync_to_thread=True)
+def app_shell(request: Request[Any, Any, Any]) -> Response[bytes] | Redirect:
+    """The officers' app's shell; /app (no slash) first goes to /app/."""
+    return _shell_or_slash(request, "app")
 
 
 @get("/app/{file_path:path}", include_in_schema=False, sync_to_thread=True)
 def app_file(request: Request[Any, Any, Any], file_path: FromPath[str]) -> Response[bytes]:
     """A file of the built app, else the shell for the app's own screens."""
-    return _serve(request, file_path.lstrip("/"))
+    return _serve(request, "app", file_path.lstrip("/"))
 
 
-def _serve(request: Request[Any, Any, Any], relative: str) -> Response[bytes]:
-    static = _static(request.app.state)
+@get("/console", include_in_schema=False, sync_to_thread=True)
+def console_shell(request: Request[Any, Any, Any]) -> Response[bytes] | Redirect:
+    """The console's shell; /console (no slash) first goes to /console/."""
+    return _shell_or_slash(request, "console")
+
+
+@get("/console/{file_path:path}", include_in_schema=False, sync_to_thread=True)
+def console_file(request: Request[Any, Any, Any], file_path: FromPath[str]) -> Response[bytes]:
+    """A file of the built console, else its shell for the console's own pages."""
+    return _serve(request, "console", file_path.lstrip("/"))
+
+
+def _serve(request: Request[Any, Any, Any], name: str, relative: str) -> Response[bytes]:
+    static = _static(request.app.state, name)
     if not (static.root / "index.html").is_file():
         raise AppNotBuilt(
-            "the officers' app is not built on this server: run the README's first command"
+            f"{APPS[name]} is not built on this server: run the README's first command"
             " (it runs `npm ci` and `npm run build` in clients/web)",
             headers=SECURITY_HEADERS,
         )
@@ -233,8 +257,8 @@ def _serve(request: Request[Any, Any, Any], relative: str) -> Response[bytes]:
             or _FILE_LIKE.search(last)
             or _unsafe(relative)
         ):
-            raise NotFound("no such file in the officers' app", headers=SECURITY_HEADERS)
+            raise NotFound(f"no such file in {APPS[name]}", headers=SECURITY_HEADERS)
     return _file_response(request, static, static.root / "index.html", "index.html")
 
 
-ROUTES: list[HTTPRouteHandler] = [root_redirect, app_shell, app_file]
+ROUTES: list[HTTPRouteHandler] = [root_redirect, app_shell, app_file, console_shell, console_file]

@@ -39,7 +39,14 @@ from tests.support.api import a_warning
 from tests.support.city import PASSWORD, PLATFORM_SECRET, TinyCity, build_tiny_city
 
 # The login family and health take no token: fuzzing them once, anonymously, is enough.
-PUBLIC_OPERATIONS = ["login", "refreshToken", "platformToken", "health"]
+PUBLIC_OPERATIONS = [
+    "login",
+    "refreshToken",
+    "platformToken",
+    "health",
+    "createSession",
+    "refreshSession",
+]
 # These hold the request open until something changes or a wait of seconds runs out, by
 # design (server-sent events, long poll): a fuzzer waiting out each case would take
 # minutes. Their inputs are bounded integers; their own tests cover them.

@@ -44,10 +44,18 @@ def test_the_app_serves_the_same_document(app: Litestar) -> None:
     assert served == json.loads(render(app))
 
 
-def test_public_operations_need_no_token_and_the_rest_a_bearer_one(app: Litestar) -> None:
+def test_public_operations_need_no_token_and_the_rest_a_bearer_one_or_the_cookie(
+    app: Litestar,
+) -> None:
     document = json.loads(render(app))
-    assert document["security"] == [{"bearer": []}]
-    public = {"login", "refreshToken", "platformToken", "health"}
+    assert document["security"] == [{"bearer": []}, {"session": []}]
+    session = document["components"]["securitySchemes"]["session"]
+    assert (session["type"], session["in"], session["name"]) == (
+        "apiKey",
+        "cookie",
+        "beatsync_access",
+    )
+    public = {"login", "refreshToken", "platformToken", "health", "createSession", "refreshSession"}
     for item in document["paths"].values():
         for method in METHODS:
             if method in item:

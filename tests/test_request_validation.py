@@ -51,6 +51,7 @@ async def test_ids_past_the_range_are_refused_by_name(
     before = state(store)
     cases = [
         ("GET", f"/api/v1/warnings/{number}", None, None, admin, "warning_id"),
+        ("GET", f"/api/v1/warnings/{number}/timeline", None, None, admin, "warning_id"),
         ("GET", "/api/v1/warnings/", {"officer_id": str(number)}, None, admin, "officer_id"),
         ("GET", f"/api/v1/users/{number}", None, None, admin, "user_id"),
         ("PATCH", f"/api/v1/users/{number}", None, {"name": "张三"}, admin, "user_id"),

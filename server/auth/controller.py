@@ -4,14 +4,25 @@ from __future__ import annotations
 
 from typing import Any
 
-from litestar import Controller, Request, get, post
+from litestar import Controller, Request, Response, delete, get, post
 from litestar.di import NamedDependency, Provide
 from litestar.params import JSONBody
 
+from server.auth import cookies
 from server.auth.principal import Principal
-from server.auth.schemas import ClientTokenIn, LoginIn, MeOut, RefreshIn, TokenOut
+from server.auth.schemas import (
+    ClientTokenIn,
+    LoginIn,
+    MeOut,
+    RefreshIn,
+    SessionIn,
+    SessionOut,
+    TokenOut,
+)
 from server.auth.service import AuthService, me_out
 from server.deps import client_ip
+from server.errors import AuthError, ErrorCode
+from server.settings import Settings
 
 
 def provide_auth_service(request: Request[Any, Any, Any]) -> AuthService:
@@ -59,3 +70,90 @@ class AuthController(Controller):
     @get("/me", operation_id="whoAmI", sync_to_thread=False)
     def me(self, principal: NamedDependency[Principal]) -> MeOut:
         return me_out(principal)
+
+
+class SessionController(Controller):
+    """Browser sessions for the supervisors' console: cookies instead of bearer tokens
+    (see server/auth/cookies.py and docs/operations.md)."""
+
+    path = cookies.SESSION_PATH
+    tags = ["auth"]
+    dependencies = {"auth": Provide(provide_auth_service, sync_to_thread=False)}
+
+    @post(
+        "/",
+        operation_id="createSession",
+        status_code=200,
+        sync_to_thread=True,
+        exclude_from_auth=True,
+    )
+    def create(
+        self,
+        data: JSONBody[SessionIn],
+        auth: NamedDependency[AuthService],
+        settings: NamedDependency[Settings],
+        request: Request[Any, Any, Any],
+    ) -> Response[SessionOut]:
+        """A supervisor logs in from a browser: the access token, the refresh token and a
+        CSRF token come back as cookies (HttpOnly but the CSRF one, SameSite=Strict).
+        Officers are refused with 403: they use the app, with bearer tokens."""
+        return _session(auth, auth.browser_login(data, client_ip(request)), settings, request)
+
+    @post(
+        "/refresh",
+        operation_id="refreshSession",
+        status_code=200,
+        sync_to_thread=True,
+        exclude_from_auth=True,
+    )
+    def refresh(
+        self,
+        auth: NamedDependency[AuthService],
+        settings: NamedDependency[Settings],
+        request: Request[Any, Any, Any],
+    ) -> Response[SessionOut]:
+        """Trade the refresh cookie for new cookies, as POST /api/v1/auth/refresh does for
+        a refresh token: each works once, and a reused one ends the session. Send the
+        CSRF token in X-CSRF-Token."""
+        token = request.cookies.get(cookies.REFRESH_COOKIE)
+        if not token:
+            raise AuthError(
+                "no session to refresh; log in again", code=ErrorCode.REFRESH_TOKEN_INVALID
+            )
+        # Before the token is spent: a refused request changes nothing.
+        cookies.check_double_submit(request)
+        return _session(auth, auth.refresh(token), settings, request)
+
+    @delete("/", operation_id="deleteSession", status_code=204, sync_to_thread=True)
+    def end(
+        self,
+        principal: NamedDependency[Principal],
+        auth: NamedDependency[AuthService],
+        settings: NamedDependency[Settings],
+        request: Request[Any, Any, Any],
+    ) -> Response[None]:
+        """Log out: the session ends (its refresh token stops working) and the cookies
+        are cleared."""
+        auth.logout(principal)
+        return Response(
+            None,
+            status_code=204,
+            cookies=cookies.cleared_cookies(https=cookies.secure(request, settings)),
+        )
+
+
+def _session(
+    auth: AuthService, tokens: TokenOut, settings: Settings, request: Request[Any, Any, Any]
+) -> Response[SessionOut]:
+    csrf = cookies.csrf_token(settings.jwt_secret, auth.session_id_of(tokens.access_token))
+    return Response(
+        SessionOut(
+            user=tokens.user,
+            csrf_token=csrf,
+            expires_in=tokens.expires_in,
+            refresh_expires_at=tokens.refresh_expires_at,
+        ),
+        cookies=cookies.session_cookies(
+            tokens, csrf, settings, https=cookies.secure(request, settings)
+        ),
+    )

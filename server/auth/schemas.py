@@ -56,3 +56,23 @@ class TokenOut(msgspec.Struct, kw_only=True):
     refresh_token: str | None
     refresh_expires_at: datetime | None
     user: MeOut
+
+
+class SessionIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """A supervisor's login from the console in a browser. device_id: the browser's own
+    id if the console keeps one, so that each browser is a device that can be revoked."""
+
+    login: Annotated[str, Meta(min_length=1, max_length=64)]
+    password: Annotated[str, Meta(min_length=1, max_length=256)]
+    device_id: DeviceId = "web-console"
+
+
+class SessionOut(msgspec.Struct, kw_only=True):
+    """The session's tokens are in cookies, out of scripts' reach; this says who is in,
+    the CSRF token to echo in X-CSRF-Token (also in the beatsync_csrf cookie), and when
+    the access cookie expires (refresh it before: POST /api/v1/auth/session/refresh)."""
+
+    user: MeOut
+    csrf_token: str
+    expires_in: int
+    refresh_expires_at: datetime | None

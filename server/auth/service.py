@@ -5,15 +5,15 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from server.auth.passwords import Passwords
-from server.auth.principal import Principal
-from server.auth.schemas import ClientTokenIn, LoginIn, MeOut, TokenOut
+from server.auth.principal import SUPERVISOR_ROLES, Principal
+from server.auth.schemas import ClientTokenIn, LoginIn, MeOut, SessionIn, TokenOut
 from server.auth.tokens import (
     decode_access_token,
     hash_refresh_token,
     issue_access_token,
     new_refresh_token,
 )
-from server.errors import AuthError, ErrorCode, RateLimited
+from server.errors import AuthError, ErrorCode, PermissionDenied, RateLimited
 from server.logs import get_logger
 from server.settings import Settings
 from server.store.interface import Store
@@ -48,6 +48,13 @@ class AuthService:
     def login(self, data: LoginIn, client_ip: str) -> TokenOut:
         user = self._check_password(data.login, data.password, client_ip, platform=False)
         return self._open(user, data.device_id, data.device_name or data.device_id)
+
+    def browser_login(self, data: SessionIn, client_ip: str) -> TokenOut:
+        """A supervisor's console session; officers work from the app, with bearer tokens."""
+        user = self._check_password(data.login, data.password, client_ip, platform=False)
+        if user.role not in SUPERVISOR_ROLES:
+            raise PermissionDenied("browser sessions are for supervisors; officers use the app")
+        return self._open(user, data.device_id, "web console")
 
     def client_token(self, data: ClientTokenIn, client_ip: str) -> TokenOut:
         """The warning platform's own credentials; its 'device' is its client id."""
@@ -164,6 +171,12 @@ class AuthService:
             state.user, state.device.id, state.device.device_id, state.session_id
         )
         return self._tokens(principal, now, new, expires)
+
+    def session_id_of(self, access_token: str) -> str:
+        """The session an access token this service just issued belongs to."""
+        return decode_access_token(
+            self.settings.jwt_secret, access_token, self.store.clock.now()
+        ).sid
 
     def logout(self, principal: Principal) -> None:
         self.store.revoke_session(principal.session_id, "logout")

@@ -1,4 +1,5 @@
-"""HTTP face of reports: the completion report and the bulletin (JSON, CSV, XLSX)."""
+"""HTTP face of reports: the completion report, the trend and the bulletin (JSON, CSV,
+XLSX)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from litestar.params import FromQuery
 from server.auth.principal import Principal
 from server.guards import supervisors_only
 from server.reports import export
-from server.reports.schemas import Bulletin, CompletionReport, Period
+from server.reports.schemas import Bulletin, CompletionReport, Period, Trend
 from server.reports.service import ReportService
 from server.settings import Settings
 from server.store.interface import Store
@@ -45,6 +46,21 @@ class ReportController(Controller):
         days date_from..date_to, in total, by sub-unit and by officer. Another county's
         unit answers 404 like a missing one."""
         return reports.completion(principal, unit_id, date_from, date_to)
+
+    @get("/trend", operation_id="trendReport", sync_to_thread=True)
+    def trend(
+        self,
+        principal: NamedDependency[Principal],
+        reports: NamedDependency[ReportService],
+        date_from: FromQuery[date],
+        date_to: FromQuery[date],
+        unit_id: FromQuery[str | None] = None,
+    ) -> Trend:
+        """A unit in the caller's jurisdiction (default: their own) day by day over local
+        days date_from..date_to (at most 92): warnings received, visited, face to face, on
+        time, overdue, the rates and the amount prevented; and the period's outcomes by
+        fraud type. Another county's unit answers 404 like a missing one."""
+        return reports.trend(principal, unit_id, date_from, date_to)
 
     @get("/bulletin", operation_id="bulletin", sync_to_thread=True)
     def bulletin(

@@ -89,3 +89,43 @@ class Bulletin(msgspec.Struct, kw_only=True):
     counties: list[BulletinRow]
     stations: list[BulletinRow]
     lagging_units: list[str]
+
+
+class TrendDay(msgspec.Struct, kw_only=True):
+    """One local day of a trend: the warnings received that day, counted as
+    WarningFigures counts them. dissuasion_rate: outcomes `dissuaded` over assigned."""
+
+    day: date
+    received: int = 0
+    assigned: int = 0
+    visited: int = 0
+    face_to_face: int = 0
+    on_time: int = 0
+    overdue: int = 0
+    face_to_face_rate: float | None = None
+    on_time_rate: float | None = None
+    dissuasion_rate: float | None = None
+    amount_prevented: int = 0
+
+
+class FraudTypeOutcomes(msgspec.Struct, kw_only=True):
+    """Warnings of one fraud type received in the period: how many, assigned (not
+    cancelled), and how many reached each outcome."""
+
+    fraud_type: str
+    received: int
+    assigned: int
+    outcomes: dict[str, int]
+
+
+class Trend(msgspec.Struct, kw_only=True):
+    """A unit's warnings day by day (every day of the range, quiet ones with zeros),
+    and the period's outcomes by fraud type (most warnings first)."""
+
+    unit_id: str
+    unit_name: str
+    level: str
+    date_from: date
+    date_to: date
+    days: list[TrendDay]
+    by_fraud_type: list[FraudTypeOutcomes]

@@ -18,9 +18,12 @@ from server.reports.schemas import (
     Bulletin,
     BulletinRow,
     CompletionReport,
+    FraudTypeOutcomes,
     Period,
     PublicityFigures,
     Row,
+    Trend,
+    TrendDay,
     WarningFigures,
 )
 from server.settings import Settings
@@ -29,6 +32,7 @@ from server.store.records import Level, Unit
 from server.store.sqlite_supervision import OUTCOMES
 
 MAX_DAYS = 366
+MAX_TREND_DAYS = 92  # a quarter: what a chart of days still reads
 # Days a report may name: what the store's times and a month after them can hold.
 EARLIEST_DAY = date(1970, 1, 2)
 LATEST_DAY = date(8999, 12, 31)
@@ -79,13 +83,15 @@ class ReportService:
 
     # -- shared ------------------------------------------------------------------------
 
-    def _bounds(self, first: date, last: date) -> tuple[datetime, datetime]:
+    def _bounds(
+        self, first: date, last: date, max_days: int = MAX_DAYS
+    ) -> tuple[datetime, datetime]:
         for name, day in (("date_from", first), ("date_to", last)):
             check_day(day, name)
         if last < first:
             raise InputError("date_to is before date_from", field="date_to")
-        if (last - first).days >= MAX_DAYS:
-            raise InputError(f"a report covers at most {MAX_DAYS} days", field="date_to")
+        if (last - first).days >= max_days:
+            raise InputError(f"a report covers at most {max_days} days", field="date_to")
         start = datetime.combine(first, time(0), self.tz).astimezone(UTC)
         end = datetime.combine(last + timedelta(days=1), time(0), self.tz).astimezone(UTC)
         return start, end
@@ -176,6 +182,52 @@ class ReportService:
             by_officer=sorted(by_officer, key=lambda r: (r.key == "", r.key.zfill(12))),
         )
 
+    # -- trend -------------------------------------------------------------------------
+
+    def trend(self, principal: Principal, unit_id: str | None, first: date, last: date) -> Trend:
+        """The unit's warnings per local day over [first, last] (at most MAX_TREND_DAYS),
+        and the period's outcomes by fraud type, from one scan of its warnings."""
+        unit = self.visible_unit(principal, unit_id)
+        start, end = self._bounds(first, last, MAX_TREND_DAYS)
+        rows = self.store.warning_trend(
+            UNIT_COLUMN[unit.level],
+            unit.id,
+            start,
+            end,
+            self.store.clock.now(),
+            self.limits,
+            self.settings.report_utc_offset_minutes,
+        )
+        by_day: dict[date, list[dict[str, Any]]] = {}
+        by_type: dict[str, list[dict[str, Any]]] = {}
+        for r in rows:
+            by_day.setdefault(r["day"], []).append(r)
+            by_type.setdefault(r["fraud_type"], []).append(r)
+        days = [
+            _trend_day(first + timedelta(days=n), by_day.get(first + timedelta(days=n), []))
+            for n in range((last - first).days + 1)
+        ]
+        types = [
+            FraudTypeOutcomes(
+                fraud_type=fraud_type,
+                received=figures.received,
+                assigned=figures.assigned,
+                outcomes=figures.outcomes,
+            )
+            for fraud_type, figures in (
+                (t, _warning_figures(parts, percentiles=False)) for t, parts in by_type.items()
+            )
+        ]
+        return Trend(
+            unit_id=unit.id,
+            unit_name=unit.name,
+            level=unit.level.value,
+            date_from=first,
+            date_to=last,
+            days=days,
+            by_fraud_type=sorted(types, key=lambda t: (-t.received, t.fraud_type)),
+        )
+
     # -- bulletin ----------------------------------------------------------------------
 
     def bulletin(self, principal: Principal, day: date, period: Period) -> Bulletin:
@@ -255,10 +307,27 @@ def _roll_up(finest: list[dict[str, Any]], field: str | None) -> dict[Any, Warni
     return {key: _warning_figures(rows) for key, rows in parts.items()}
 
 
-def _warning_figures(rows: list[dict[str, Any]]) -> WarningFigures:
+def _trend_day(day: date, rows: list[dict[str, Any]]) -> TrendDay:
+    f = _warning_figures(rows, percentiles=False)
+    return TrendDay(
+        day=day,
+        received=f.received,
+        assigned=f.assigned,
+        visited=f.visited,
+        face_to_face=f.face_to_face,
+        on_time=f.on_time,
+        overdue=f.overdue,
+        face_to_face_rate=f.face_to_face_rate,
+        on_time_rate=f.on_time_rate,
+        dissuasion_rate=_rate(f.outcomes.get("dissuaded", 0), f.assigned),
+        amount_prevented=f.amount_prevented,
+    )
+
+
+def _warning_figures(rows: list[dict[str, Any]], *, percentiles: bool = True) -> WarningFigures:
     counts = {k: sum(int(r[k] or 0) for r in rows) for k in COUNTS}
     assigned = counts["received"] - counts["cancelled"]
-    runs = [r["contact_minutes"] for r in rows]
+    runs = [r["contact_minutes"] for r in rows] if percentiles else []
     return WarningFigures(
         **counts,
         assigned=assigned,

@@ -21,6 +21,7 @@ from datetime import date, datetime, timedelta
 from typing import Any, Protocol, _ProtocolMeta, runtime_checkable
 
 from server.clock import Clock
+from server.store.history_records import WarningHistory
 from server.store.records import (
     Actor,
     AuditEntry,
@@ -278,6 +279,22 @@ class SupervisionStore(Protocol):
         ValueError for any other column or group."""
         ...
 
+    def warning_trend(
+        self,
+        column: str,
+        value: str,
+        start: datetime,
+        end: datetime,
+        now: datetime,
+        limits: dict[str, tuple[int, int]],
+        utc_offset_minutes: int,
+    ) -> list[dict[str, Any]]:
+        """Figures per local day (at `utc_offset_minutes` from UTC) and fraud type of the
+        warnings received in [start, end) in the unit, one row per pair met, under `day`
+        (a date) and `fraud_type`: the columns of warning_figures, counted the same way,
+        but no contact_minutes. Raises ValueError for a column it cannot scope by."""
+        ...
+
     def publicity_figures(
         self,
         column: str,
@@ -327,6 +344,12 @@ class SupervisionStore(Protocol):
     def officer_activity(
         self, officer_ids: Sequence[int], now: datetime, limits: dict[str, tuple[int, int]]
     ) -> dict[int, dict[str, Any]]: ...
+    def warning_history(self, warning_id: int) -> WarningHistory | None:
+        """The warning and everything recorded about it, read at one moment: its audit
+        entries (entity 'warning'), visit log with reviews, conflicts, escalation steps
+        and outcome feed items, each oldest first, and the names of the users they
+        mention; None when there is no such warning."""
+        ...
 
 
 class UploadStore(Protocol):

@@ -12,8 +12,8 @@ rows, so per-officer and per-unit figures add up to the totals.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
-from datetime import datetime, timedelta
+from collections.abc import Callable, Iterator, Sequence
+from datetime import date, datetime, timedelta
 from operator import itemgetter
 from typing import Any
 
@@ -21,10 +21,18 @@ import msgspec
 
 from server.clock import iso, parse_iso
 from server.errors import ConflictError, NotFound
+from server.store.history_records import (
+    EscalationRecord,
+    OutcomeFeedRecord,
+    VisitRecord,
+    WarningHistory,
+)
 from server.store.overdue import Limits, overdue_sql
-from server.store.records import Actor
+from server.store.records import Actor, AuditEntry, WarningRecord
+from server.store.sqlite_base import _audit_row, to_record
 from server.store.sqlite_claims import SQLiteClaims
 from server.store.sqlite_scope import SQLiteScope
+from server.store.sync_records import ConflictRecord
 from sync.vocab import Outcome
 
 UNIT_COLUMNS = frozenset({"city_id", "county_id", "station_id"})
@@ -33,6 +41,8 @@ OPEN_STATES = "('new', 'dispatched', 'in_progress')"
 LEVELS = ("station", "county", "city")
 OUTCOMES = tuple(o.value for o in Outcome)
 _encode = msgspec.json.Encoder(order="sorted").encode
+_json_list = msgspec.json.Decoder(list[Any]).decode
+_json_object = msgspec.json.Decoder(dict[str, Any]).decode
 
 
 def _group_sql(group: str) -> str:
@@ -54,6 +64,8 @@ OUTCOME_SHIFT = 7  # the outcome's place in OUTCOMES plus one (0: none), three b
 # (dispatched on arrival, or never dispatched): the slot of its risk level's limit, so
 # on time or late is read off the minutes already computed, not by julianday() again.
 SLOT_SHIFT = 10
+# Above the figure bits in a trend row: its local day (see _trend_sql).
+DAY_SHIFT = 16
 CHUNK = 100_000  # rows fetched at a time, so memory stays small whatever the range
 FLAGS = (
     ("visited", VISITED),
@@ -76,10 +88,13 @@ def _slots(limits: Limits, index: int) -> tuple[list[int], dict[str, Any]]:
     return by_slot, params
 
 
-def _figures_sql(column: str, keys: Sequence[str], slots: int, *, dense: bool) -> str:
-    """One row per warning: minutes from dispatch to first contact, amount prevented,
-    figure bits, then the group keys. Times are compared as julianday() did in every
-    earlier release, so a contact on the very minute of its limit counts the same."""
+def _bits_sql(slots: int, *, slotted: bool) -> str:
+    """A warning's figure bits. Times are compared as julianday() did in every earlier
+    release, so a contact on the very minute of its limit counts the same.
+
+    slotted: a visit whose minutes from dispatch are its minutes from arrival carries its
+    risk level's slot instead of on time or late, for the caller to decide from the
+    minutes it fetches anyway; otherwise SQL decides every visit."""
     whens = range(1, slots - 1)
     slot = f"CASE w.risk_level {' '.join(f'WHEN :risk{n} THEN {n}' for n in whens)}"
     lim = f"CASE w.risk_level {' '.join(f'WHEN :risk{n} THEN :limit{n}' for n in whens)}"
@@ -89,30 +104,62 @@ def _figures_sql(column: str, keys: Sequence[str], slots: int, *, dense: bool) -
     outcome = " ".join(
         f"WHEN '{o}' THEN {(n + 1) << OUTCOME_SHIFT}" for n, o in enumerate(OUTCOMES)
     )
-    bits = (
+    by_slot = (
+        " WHEN w.dispatched_at IS NULL OR w.dispatched_at = w.created_at"
+        f" THEN ({slot}) << {SLOT_SHIFT}"
+        if slotted
+        else ""
+    )
+    return (
         f"CASE WHEN w.state = 'cancelled' THEN {CANCELLED} ELSE"
         f" (w.outcome_contact IS 'face_to_face') * {FACE_TO_FACE}"
         f" + (w.state IN ('completed', 'unreachable')) * {CLOSED}"
         f" + CASE w.outcome {outcome} ELSE 0 END"
-        f" + CASE WHEN w.first_contact_at IS NOT NULL THEN {VISITED} + CASE"
-        " WHEN w.dispatched_at IS NULL OR w.dispatched_at = w.created_at"
-        f" THEN ({slot}) << {SLOT_SHIFT}"
+        f" + CASE WHEN w.first_contact_at IS NOT NULL THEN {VISITED} + CASE{by_slot}"
         f" WHEN {since} <= {lim} THEN {ON_TIME} WHEN {since} > {lim} THEN {LATE} ELSE 0 END"
         f" WHEN w.state IN {OPEN_STATES}"
         f" AND (julianday(:now) - julianday(w.created_at)) * 1440 > {lim} THEN {OVERDUE}"
         " ELSE 0 END END"
     )
+
+
+def _scan_sql(column: str, select: str, *, dense: bool) -> str:
+    """SELECT `select` over the unit's warnings received in [:start, :end)."""
     if dense:
         source, span = "warnings w NOT INDEXED", "w.rowid BETWEEN :lo AND :hi AND "
     else:
         source, span = f"warnings w INDEXED BY {UNIT_INDEX[column]}", ""
     return (
-        "SELECT CASE WHEN w.state != 'cancelled' AND w.first_contact_at IS NOT NULL THEN"  # noqa: S608
+        f"SELECT {select} FROM {source}"  # noqa: S608
+        f" WHERE {span}w.{column} = :value AND w.created_at >= :start AND w.created_at < :end"
+    )
+
+
+def _figures_sql(column: str, keys: Sequence[str], slots: int, *, dense: bool) -> str:
+    """One row per warning: minutes from dispatch to first contact, amount prevented,
+    figure bits, then the group keys."""
+    return _scan_sql(
+        column,
+        "CASE WHEN w.state != 'cancelled' AND w.first_contact_at IS NOT NULL THEN"
         " (julianday(w.first_contact_at) - julianday(coalesce(w.dispatched_at, w.created_at)))"
         " * 1440 END, CASE WHEN w.state != 'cancelled' THEN w.outcome_amount END,"
-        f" {bits}{''.join(', ' + k for k in keys)}"
-        f" FROM {source}"
-        f" WHERE {span}w.{column} = :value AND w.created_at >= :start AND w.created_at < :end"
+        f" {_bits_sql(slots, slotted=True)}{''.join(', ' + k for k in keys)}",
+        dense=dense,
+    )
+
+
+def _trend_sql(column: str, slots: int, *, dense: bool) -> str:
+    """One row per warning: amount prevented, then its figure bits plus its local day
+    (days since 1970-01-01 at :offset seconds from UTC) shifted above them, then its
+    fraud type. Two columns fewer than _figures_sql: no minutes (a trend has no
+    percentiles), and the day rides in the bits, because each column fetched costs a
+    city-month about a tenth of a second."""
+    return _scan_sql(
+        column,
+        "CASE WHEN w.state != 'cancelled' THEN w.outcome_amount END,"
+        f" {_bits_sql(slots, slotted=False)}"
+        f" + (((unixepoch(w.created_at) + :offset) / 86400) << {DAY_SHIFT}), w.fraud_type",
+        dense=dense,
     )
 
 
@@ -139,10 +186,72 @@ class SQLiteSupervision(SQLiteScope, SQLiteClaims):
         warning, ascending, for nearest-rank percentiles. Raises ValueError for a column
         or group it cannot scope or group by.
         """
+        keys = [_group_sql(g) for g in groups]
+        by_slot, slot_params = _slots(limits, 0)
+        tally = _Tally(by_slot)
+        for rows in self._scan(
+            column,
+            value,
+            start,
+            end,
+            lambda dense: _figures_sql(column, keys, len(by_slot), dense=dense),
+            slot_params | {"now": iso(now)},
+        ):
+            tally.add(rows)
+        return tally.figures()
+
+    def warning_trend(
+        self,
+        column: str,
+        value: str,
+        start: datetime,
+        end: datetime,
+        now: datetime,
+        limits: Limits,
+        utc_offset_minutes: int,
+    ) -> list[dict[str, Any]]:
+        """Figures per (local day, fraud type) for warnings received in [start, end) in
+        the unit, counted exactly as warning_figures counts them; without minutes to
+        first contact. Raises ValueError for a column it cannot scope by."""
+        by_slot, slot_params = _slots(limits, 0)
+        # Counted whole rows at a time, in C: (amount, bits and day, fraud type) -> n.
+        counts: Counter[tuple[Any, ...]] = Counter()
+        for rows in self._scan(
+            column,
+            value,
+            start,
+            end,
+            lambda dense: _trend_sql(column, len(by_slot), dense=dense),
+            slot_params | {"now": iso(now), "offset": utc_offset_minutes * 60},
+        ):
+            counts.update(rows)
+        out: dict[tuple[date, str], dict[str, Any]] = {}
+        epoch = date(1970, 1, 1)
+        for (amount, packed, fraud_type), n in counts.items():
+            day = epoch + timedelta(days=packed >> DAY_SHIFT)
+            figures = out.get((day, fraud_type))
+            if figures is None:
+                figures = out[(day, fraud_type)] = _empty_figures(())
+                figures.update(day=day, fraud_type=fraud_type, amount_prevented=0)
+            _count(figures, packed & ((1 << DAY_SHIFT) - 1), n)
+            if amount:
+                figures["amount_prevented"] += amount * n
+        return list(out.values())
+
+    def _scan(
+        self,
+        column: str,
+        value: str,
+        start: datetime,
+        end: datetime,
+        sql: Callable[[bool], str],
+        params: dict[str, Any],
+    ) -> Iterator[list[tuple[Any, ...]]]:
+        """Rows of sql(dense) over the unit's warnings received in [start, end), a chunk
+        at a time, in one read transaction."""
         if column not in UNIT_COLUMNS:
             raise ValueError(f"cannot scope by {column}")
-        keys = [_group_sql(g) for g in groups]
-        params: dict[str, Any] = {"value": value, "start": iso(start), "end": iso(end)}
+        params = params | {"value": value, "start": iso(start), "end": iso(end)}
         with self._snapshot() as conn:
             span = conn.execute(
                 "SELECT min(rowid) AS lo, max(rowid) AS hi, count(*) AS n"  # noqa: S608
@@ -151,21 +260,15 @@ class SQLiteSupervision(SQLiteScope, SQLiteClaims):
                 params,
             ).fetchone()
             if not span["n"]:
-                return []
+                return
             # Dense in its rowid span (a city's, or any unit's in a quiet database): read
             # that span in table order, far cheaper than a row lookup per index entry.
             dense = span["n"] * 3 >= span["hi"] - span["lo"] + 1
-            by_slot, slot_params = _slots(limits, 0)
-            sql = _figures_sql(column, keys, len(by_slot), dense=dense)
             cursor = conn.cursor()
             cursor.row_factory = None  # plain tuples: a city-month is half a million rows
-            cursor.execute(
-                sql, params | slot_params | {"now": iso(now), "lo": span["lo"], "hi": span["hi"]}
-            )
-            tally = _Tally(by_slot)
+            cursor.execute(sql(dense), params | {"lo": span["lo"], "hi": span["hi"]})
             while rows := cursor.fetchmany(CHUNK):
-                tally.add(rows)
-        return tally.figures()
+                yield rows
 
     def publicity_figures(
         self,
@@ -487,6 +590,82 @@ class SQLiteSupervision(SQLiteScope, SQLiteClaims):
                 " last_error = excluded.last_error, delivered = excluded.delivered",
                 state,
             )
+
+    # -- a warning's history ---------------------------------------------------------------
+
+    def warning_history(self, warning_id: int) -> WarningHistory | None:
+        """Everything recorded about one warning, in one read transaction, so that its
+        audit entries, visits and outcome feed items agree with each other."""
+        with self._snapshot() as conn:
+            row = conn.execute("SELECT * FROM warnings WHERE id = ?", (warning_id,)).fetchone()
+            if row is None:
+                return None
+            audit = conn.execute(
+                "SELECT * FROM audit_log WHERE entity = 'warning' AND entity_id = ? ORDER BY id",
+                (str(warning_id),),
+            ).fetchall()
+            visits = conn.execute(
+                "SELECT * FROM visit_logs WHERE task_kind = 'warning' AND task_id = ? ORDER BY seq",
+                (warning_id,),
+            ).fetchall()
+            conflicts = conn.execute(
+                "SELECT * FROM conflicts WHERE task_kind = 'warning' AND task_id = ? ORDER BY id",
+                (warning_id,),
+            ).fetchall()
+            escalations = conn.execute(
+                "SELECT * FROM escalations WHERE warning_id = ? ORDER BY id", (warning_id,)
+            ).fetchall()
+            outcomes = conn.execute(
+                "SELECT * FROM outcome_feed WHERE warning_id = ? ORDER BY id", (warning_id,)
+            ).fetchall()
+            entries = [to_record(_audit_row(a), AuditEntry) for a in audit]
+            user_ids = {row["client_id"], row["officer_id"]}
+            user_ids |= {a.actor_user_id for a in entries}
+            # The officers a change moved the warning from and to.
+            user_ids |= {
+                side.get("officer_id") for a in entries for side in (a.before or {}, a.after or {})
+            }
+            user_ids |= {v["officer_id"] for v in visits}
+            user_ids |= {c["resolved_by"] for c in conflicts}
+            known = sorted(u for u in user_ids if isinstance(u, int))
+            names = {
+                r["id"]: r["name"]
+                for start in range(0, len(known), 500)
+                for r in conn.execute(
+                    "SELECT id, name FROM users WHERE id IN"  # noqa: S608
+                    f" ({','.join('?' * len(known[start : start + 500]))})",
+                    known[start : start + 500],
+                )
+            }
+        return WarningHistory(
+            warning=to_record(row, WarningRecord),
+            audit=entries,
+            visits=[
+                to_record(
+                    {**v, "photos": _json_list(v["photos"]), "flags": _json_list(v["flags"])},
+                    VisitRecord,
+                )
+                for v in visits
+            ],
+            conflicts=[
+                to_record(
+                    {
+                        **c,
+                        "officer_ids": _json_list(c["officer_ids"]),
+                        "winner": msgspec.json.decode(c["winner"]) if c["winner"] else None,
+                        "loser": msgspec.json.decode(c["loser"]) if c["loser"] else None,
+                    },
+                    ConflictRecord,
+                )
+                for c in conflicts
+            ],
+            escalations=[to_record(e, EscalationRecord) for e in escalations],
+            outcomes=[
+                to_record({**o, "payload": _json_object(o["payload"])}, OutcomeFeedRecord)
+                for o in outcomes
+            ],
+            user_names=names,
+        )
 
     # -- oversight -------------------------------------------------------------------------
 

@@ -42,6 +42,12 @@ def web_dir(tmp_path: Path) -> Path:
     (app / "registerSW.js").write_text("navigator.serviceWorker.register('/app/sw.js');")
     (app / "workbox-5f3e1a2b.js").write_text("// workbox")
     (app / "manifest.webmanifest").write_text('{"name": "beatsync", "start_url": "/app/"}')
+    console = tmp_path / "dist" / "console"
+    (console / "assets").mkdir(parents=True)
+    (console / "index.html").write_text(
+        INDEX.replace("/app/", "/console/").replace("abc123", "def456")
+    )
+    (console / "assets" / "index-def456.js").write_text(SCRIPT)
     (tmp_path / "dist" / "secret.txt").write_text("not for phones")
     (tmp_path / "secret.txt").write_text("not for phones")
     return tmp_path / "dist"
@@ -89,9 +95,30 @@ async def test_the_bare_names_lead_to_the_app(client: httpx.AsyncClient) -> None
     assert bare.headers["location"] == "/app/"
     with_query = await client.get("/app?from=sms")
     assert with_query.headers["location"] == "/app/?from=sms"
-    root = await client.get("/")
+    phone = "Mozilla/5.0 (Linux; Android 13; V2219A) AppleWebKit/537.36 Mobile Safari/537.36"
+    root = await client.get("/", headers={"user-agent": phone})
     assert root.status_code == 302
     assert root.headers["location"] == "/app/"
+
+
+async def test_a_desk_is_sent_to_the_console_which_is_served_like_the_app(
+    client: httpx.AsyncClient,
+) -> None:
+    desk = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/120 Safari/537.36"
+    root = await client.get("/", headers={"user-agent": desk})
+    assert root.status_code == 302
+    assert root.headers["location"] == "/console/"
+    assert (await client.get("/console")).headers["location"] == "/console/"
+    # A supervisor's bookmark of a page of the console opens the console's shell.
+    for path in ("/console/", "/console/warnings/12", "/console/review"):
+        shell = await client.get(path)
+        assert shell.status_code == 200, path
+        assert "/console/assets/index-def456.js" in shell.text
+        assert shell.headers["content-security-policy"] == CONTENT_SECURITY_POLICY
+    asset = await client.get("/console/assets/index-def456.js")
+    assert asset.headers["cache-control"] == "public, max-age=31536000, immutable"
+    _problem(await client.get("/console/assets/index-gone.js"), 404, "not_found")
+    _problem(await client.get("/console/%2e%2e/app/index.html"), 404, "not_found")
 
 
 async def test_hashed_assets_are_kept_a_year_and_the_files_naming_them_revalidated(

@@ -1,0 +1,1 @@
+"""A warning's timeline: every recorded event about it, in time order."""
