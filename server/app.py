@@ -10,7 +10,6 @@ from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 
 from server import maintenance
@@ -26,6 +25,7 @@ from server.devices.controller import DeviceController
 from server.escalation import service as escalation
 from server.escalation.controller import EscalationController
 from server.escalation.notifier import UnitNotifier
+from server.explorer import explorer_router, swagger_plugin
 from server.health import HealthController, PingController
 from server.loop import service as loop
 from server.loop.controller import OutcomeFeedController, WebhookController
@@ -79,8 +79,9 @@ def openapi_config() -> OpenAPIConfig:
         title="beatsync",
         version=API_VERSION,
         description="Warnings and anti-fraud publicity for officers in the field.",
-        path="/schema",
-        render_plugins=[SwaggerRenderPlugin()],
+        # Swagger UI's files from beatsync itself: an intranet reaches no CDN.
+        openapi_router=explorer_router(),
+        render_plugins=[swagger_plugin()],
         components=Components(
             security_schemes={
                 "bearer": SecurityScheme(type="http", scheme="bearer", bearer_format="JWT"),

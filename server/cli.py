@@ -44,6 +44,13 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--feed-interval", type=float, default=10.0, help="demo: seconds between warning deliveries"
     )
+    serve.add_argument(
+        "--history-days",
+        type=_days,
+        default=35,  # server.demo_history.DEFAULT_HISTORY_DAYS, not imported: start-up stays quick
+        metavar="N",
+        help="demo: on first start, live N days of the city's past before now (0: none)",
+    )
     serve.set_defaults(run=_serve)
 
     openapi = commands.add_parser("openapi", help="write or check openapi/openapi.json")
@@ -77,6 +84,12 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _days(text: str) -> int:
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of days (0 or more)")
+    return int(text)
+
+
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -88,8 +101,8 @@ def _serve(args: argparse.Namespace) -> int:
         DEMO_PASSWORD,
         DEMO_PLATFORM_SECRET,
         DemoPlatform,
-        seed_demo_city,
     )
+    from server.demo_history import seed_demo
     from server.logs import configure_logging, get_logger
     from server.store.interface import open_store
     from server.webapp import app_dir, is_built
@@ -108,10 +121,14 @@ def _serve(args: argparse.Namespace) -> int:
             detail="/app/ answers 503 until it is built: run the README's first command"
             " (npm ci and npm run build in clients/web)",
         )
-    store = open_store(settings.database_path, SystemClock())
     passwords = Passwords(
         time_cost=settings.argon2_time_cost, memory_kib=settings.argon2_memory_kib
     )
+    seeded = False
+    if args.demo:
+        # Before the server's store opens: the past is lived on a clock of its own.
+        seeded = seed_demo(settings, passwords, history_days=args.history_days)
+    store = open_store(settings.database_path, SystemClock())
     if settings.env == "production" and store.users_with_demo_password():
         store.close()
         print(
@@ -122,7 +139,6 @@ def _serve(args: argparse.Namespace) -> int:
         return 2
     feed = None
     if args.demo:
-        seeded = seed_demo_city(store, passwords)
         grids = [g.code for g in store.list_grids()]
         base = f"http://{'127.0.0.1' if args.host in ('0.0.0.0', '::') else args.host}:{args.port}"  # noqa: S104
         officer = store.get_user_by_login(ACCOUNTS.officer)

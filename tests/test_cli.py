@@ -133,6 +133,9 @@ def test_serve_demo_prints_where_to_log_in_and_warnings_start_arriving(tmp_path:
             str(tmp_path / "demo.db"),
             "--feed-interval",
             "0.2",
+            # The live feed alone; tests/test_demo_history.py serves a demo with a past.
+            "--history-days",
+            "0",
         ],
         cwd=ROOT,
         env=env,
