@@ -6,14 +6,17 @@ in table order over their rowid span when they fill most of it, else by (unit co
 created_at), an index of m005_supervision. SQL reduces each warning to its figure bits,
 amount prevented and minutes to first contact; Python counts them per group (a hash
 where GROUP BY would sort every row). Every figure is a plain count or sum over the same
-rows, so per-officer and per-unit figures add up to the totals.
+rows, so per-officer and per-unit figures add up to the totals. In total or by one unit
+column (the console's ranking), a row is two columns and one append (_unit_figures).
 """
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from datetime import date, datetime, timedelta
+from itertools import chain
 from operator import itemgetter
 from typing import Any
 
@@ -64,8 +67,16 @@ OUTCOME_SHIFT = 7  # the outcome's place in OUTCOMES plus one (0: none), three b
 # (dispatched on arrival, or never dispatched): the slot of its risk level's limit, so
 # on time or late is read off the minutes already computed, not by julianday() again.
 SLOT_SHIFT = 10
-# Above the figure bits in a trend row: its local day (see _trend_sql).
-DAY_SHIFT = 16
+# Above the figure bits in a trend row: its local day (see _trend_sql); in a row of
+# _unit_figures_sql: its group's place among the unit's sub-units (from 1), and above
+# that its amount prevented (sync/protocol.py takes at most 10**10: << 28 stays below
+# 2**62, and any larger one overflows to a REAL, which the caller notices).
+DAY_SHIFT = GROUP_SHIFT = 16
+AMOUNT_SHIFT = 28
+PLACES = (1 << (AMOUNT_SHIFT - GROUP_SHIFT)) - 1
+_MINUTES = (
+    "(julianday(w.first_contact_at) - julianday(coalesce(w.dispatched_at, w.created_at))) * 1440"
+)
 CHUNK = 100_000  # rows fetched at a time, so memory stays small whatever the range
 FLAGS = (
     ("visited", VISITED),
@@ -148,6 +159,31 @@ def _figures_sql(column: str, keys: Sequence[str], slots: int, *, dense: bool) -
     )
 
 
+def _unit_figures_sql(
+    column: str, group: str | None, known: int, slots: int, *, dense: bool
+) -> str:
+    """One row per warning: minutes from dispatch to first contact (meaningful only when
+    its bits say visited), then one integer: its figure bits, its group's place among
+    :k1... and its amount prevented (meaningful only when not cancelled), shifted apart.
+    A group value not among :k1... comes as the JSON text [bits, value, amount] instead;
+    an amount past what the integer holds turns it into a REAL (SQLite's overflow), for
+    the caller to read the slow way. Two columns, and neither strings nor CASE around
+    minutes or amount: each column a city-month fetches costs it tens of milliseconds."""
+    bits = _bits_sql(slots, slotted=True)
+    amount = f"coalesce(w.outcome_amount, 0) * {1 << AMOUNT_SHIFT}"
+    if group is None:
+        return _scan_sql(column, f"{_MINUTES}, {bits} + {amount}", dense=dense)
+    whens = " ".join(f"WHEN :k{n} THEN {n}" for n in range(1, known + 1))
+    place = f"(CASE w.{group} {whens} END)" if known else "NULL"
+    # coalesce() evaluates its second argument only when the first is NULL: a known
+    # group costs no JSON.
+    key = (
+        f"coalesce(({bits}) + ({place} << {GROUP_SHIFT}) + {amount},"
+        f" json_array({bits}, w.{group}, w.outcome_amount))"
+    )
+    return _scan_sql(column, f"{_MINUTES}, {key}", dense=dense)
+
+
 def _trend_sql(column: str, slots: int, *, dense: bool) -> str:
     """One row per warning: amount prevented, then its figure bits plus its local day
     (days since 1970-01-01 at :offset seconds from UTC) shifted above them, then its
@@ -188,6 +224,18 @@ class SQLiteSupervision(SQLiteScope, SQLiteClaims):
         """
         keys = [_group_sql(g) for g in groups]
         by_slot, slot_params = _slots(limits, 0)
+        if len(groups) <= 1 and UNIT_COLUMNS.issuperset(groups):
+            fast = self._unit_figures(
+                column,
+                value,
+                start,
+                end,
+                groups[0] if groups else None,
+                by_slot,
+                slot_params | {"now": iso(now)},
+            )
+            if fast is not None:
+                return fast
         tally = _Tally(by_slot)
         for rows in self._scan(
             column,
@@ -199,6 +247,53 @@ class SQLiteSupervision(SQLiteScope, SQLiteClaims):
         ):
             tally.add(rows)
         return tally.figures()
+
+    def _unit_figures(
+        self,
+        column: str,
+        value: str,
+        start: datetime,
+        end: datetime,
+        group: str | None,
+        by_slot: Sequence[int],
+        params: dict[str, Any],
+    ) -> list[dict[str, Any]] | None:
+        """warning_figures in total or by one unit column, as the console's ranking asks
+        it of a city-month within a second; None where an amount is past what the packed
+        key holds (see _unit_figures_sql). A row is filed under its key with one append,
+        so each count is a list's length."""
+        if column not in UNIT_COLUMNS:
+            raise ValueError(f"cannot scope by {column}")
+        known: list[Any] = []
+        if group is not None:
+            known = [
+                r["g"]
+                for r in self._query(
+                    f"SELECT DISTINCT {group} AS g FROM units"  # noqa: S608
+                    f" WHERE {column} = ? AND {group} IS NOT NULL ORDER BY g",
+                    (value,),
+                )
+            ]
+            if len(known) > PLACES:
+                known = []  # all by the JSON key: slower, the same figures
+        params = params | {f"k{n}": k for n, k in enumerate(known, start=1)}
+        runs: dict[Any, list[Any]] = {}
+        for rows in self._scan(
+            column,
+            value,
+            start,
+            end,
+            lambda dense: _unit_figures_sql(column, group, len(known), len(by_slot), dense=dense),
+            params,
+        ):
+            for minutes, key in rows:
+                try:
+                    runs[key].append(minutes)
+                except KeyError:
+                    runs[key] = [minutes]
+        if any(isinstance(key, float) for key in runs):
+            return None
+        return _unit_rows(runs, known if group else None, by_slot)
 
     def warning_trend(
         self,
@@ -773,6 +868,59 @@ class _Tally:
             minutes.sort()
             figures["contact_minutes"] = minutes
         return list(out.values())
+
+
+def _unit_rows(
+    runs: dict[Any, list[Any]], known: Sequence[Any] | None, by_slot: Sequence[int]
+) -> list[dict[str, Any]]:
+    """The rows of warning_figures from _unit_figures_sql's minutes by key (known: the
+    groups by place, None for the total)."""
+    out: dict[tuple[Any, ...], dict[str, Any]] = {}
+    # Per group, per slot (0: decided in SQL), its visited keys' minutes: one sort per
+    # slot decides on time or late by bisection, and a group's few slots merge cheaply.
+    minutes_of: dict[tuple[Any, ...], dict[int, list[Any]]] = {}
+    for key, run in runs.items():
+        if isinstance(key, str):
+            bits, raw, amount = _json_list(key)
+            g: tuple[Any, ...] = (raw,)
+        else:
+            bits, amount = key & ((1 << GROUP_SHIFT) - 1), key >> AMOUNT_SHIFT
+            g = () if known is None else (known[((key >> GROUP_SHIFT) & PLACES) - 1],)
+        figures = out.get(g)
+        if figures is None:
+            figures = out[g] = _empty_figures(g)
+            figures["amount_prevented"] = 0
+            minutes_of[g] = {}
+        _count(figures, bits, len(run))
+        if bits & CANCELLED:
+            continue
+        if amount:
+            figures["amount_prevented"] += amount * len(run)
+        if bits & VISITED:
+            minutes_of[g].setdefault(bits >> SLOT_SHIFT, []).extend(run)
+    for g, figures in out.items():
+        parts = []
+        for slot, minutes in minutes_of[g].items():
+            run = _sorted_minutes(minutes)
+            if slot:
+                on_time = bisect_right(run, by_slot[slot])
+                figures["on_time"] += on_time
+                figures["late"] += len(run) - on_time
+            parts.append(run)
+        figures["contact_minutes"] = (
+            parts[0] if len(parts) == 1 else sorted(chain.from_iterable(parts))
+        )
+    return list(out.values())
+
+
+def _sorted_minutes(run: list[Any]) -> list[float]:
+    """Visited warnings' minutes ascending, without the None of a first contact that
+    julianday() cannot read (counted visited, but neither on time nor late, as ever)."""
+    try:
+        run.sort()
+    except TypeError:  # None met a number, or another None
+        return sorted(m for m in run if m is not None)
+    return [] if run[0] is None else run  # a lone None is never compared
 
 
 def _empty_figures(key: Sequence[Any]) -> dict[str, Any]:

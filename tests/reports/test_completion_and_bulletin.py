@@ -303,3 +303,52 @@ async def test_weekly_and_monthly_bulletins_cover_their_period(client, store, cl
         400,
         "validation_failed",
     )
+
+
+async def test_the_ranking_without_officers_has_the_same_figures(
+    client, store, clock, city
+) -> None:
+    """by_officer=false (the console's ranking of sub-units, the store's fast path)
+    leaves every other figure as the full report has it."""
+    await run_day(client, store, clock, city)
+    asked = [
+        ("admin", {"date_from": "2026-11-25", "date_to": "2026-11-25"}),
+        ("admin", {"date_from": "2026-11-24", "date_to": "2026-11-26"}),
+        ("county1", {"date_from": "2026-11-24", "date_to": "2026-11-25"}),
+        ("sup2", {"date_from": "2026-11-25", "date_to": "2026-11-25"}),
+    ]
+    for login, params in asked:
+        headers = await as_user(client, login)
+        full = (await client.get(REPORT, headers=headers, params=params)).json()
+        response = await client.get(
+            REPORT, headers=headers, params={**params, "by_officer": "false"}
+        )
+        assert response.status_code == 200, response.text
+        ranking = response.json()
+        assert ranking["by_officer"] == []
+        assert full["by_officer"]
+        assert {**ranking, "by_officer": None} == {**full, "by_officer": None}, login
+    city_day = (
+        await client.get(
+            REPORT,
+            headers=await as_user(client, "admin"),
+            params={"date_from": "2026-11-25", "date_to": "2026-11-25", "by_officer": "false"},
+        )
+    ).json()
+    assert city_day["total"]["warnings"] == CITY_DAY
+    by_unit = {r["key"]: r["warnings"] for r in city_day["by_unit"]}
+    assert by_unit == {"411602": CHUANHUI, "411621": FUGOU}
+    assert_problem(
+        await client.get(
+            REPORT,
+            headers=await as_user(client, "county2"),
+            params={
+                "date_from": "2026-11-25",
+                "date_to": "2026-11-25",
+                "unit_id": "411602",
+                "by_officer": "false",
+            },
+        ),
+        404,
+        "not_found",
+    )

@@ -723,8 +723,10 @@ export interface paths {
         /**
          * Completion
          * @description Completion of a unit in the caller's jurisdiction (default: their own) over local
-         *     days date_from..date_to, in total, by sub-unit and by officer. Another county's
-         *     unit answers 404 like a missing one.
+         *     days date_from..date_to, in total, by sub-unit and by officer. by_officer=false
+         *     leaves by_officer empty and answers a city-month within a second (the console's
+         *     ranking of sub-units); every other figure is the same. Another county's unit
+         *     answers 404 like a missing one.
          */
         get: operations["completionReport"];
         put?: never;
@@ -4010,6 +4012,7 @@ export interface operations {
                 date_from: string;
                 date_to: string;
                 unit_id?: string | null;
+                by_officer?: boolean;
             };
             header?: never;
             path?: never;
