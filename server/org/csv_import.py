@@ -12,6 +12,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import math
 import re
 import unicodedata
 from collections.abc import Callable, Iterator, Mapping
@@ -19,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple, NoReturn, TypeVar
 
 from server.errors import ErrorCode, FieldError, InputError
-from server.store.records import ROLE_LEVEL, Grid, GridKind, Level, Role, Unit, User
+from server.store.records import ROLE_LEVEL, Datum, Grid, GridKind, Level, Role, Unit, User
 
 MAX_IMPORT_ROWS = 50_000
 MAX_NAME_LENGTH = 100
@@ -52,6 +53,12 @@ GRID_HEADERS: dict[str, str] = {
     "station_code": "station_code",
     "责任民警警号": "officer_login",
     "officer_login": "officer_login",
+    "纬度": "lat",
+    "lat": "lat",
+    "经度": "lon",
+    "lon": "lon",
+    "坐标系": "datum",
+    "datum": "datum",
 }
 GRID_REQUIRED = ("code", "name", "kind", "station_code")
 
@@ -91,6 +98,22 @@ KIND_WORDS: dict[str, GridKind] = {
     "社区": GridKind.COMMUNITY,
     "community": GridKind.COMMUNITY,
 }
+
+# Which map the centroid was read off: phones report WGS-84, Amap and Tencent show GCJ-02,
+# Baidu BD-09. An empty cell means WGS-84.
+DATUM_WORDS: dict[str, Datum] = {
+    "wgs-84": Datum.WGS84,
+    "wgs84": Datum.WGS84,
+    "gcj-02": Datum.GCJ02,
+    "gcj02": Datum.GCJ02,
+    "火星坐标": Datum.GCJ02,
+    "高德": Datum.GCJ02,
+    "腾讯": Datum.GCJ02,
+    "bd-09": Datum.BD09,
+    "bd09": Datum.BD09,
+    "百度": Datum.BD09,
+}
+COORDINATE_RANGE = {"lat": 90.0, "lon": 180.0}
 
 # Role.PLATFORM is missing on purpose: machine clients are never created from a sheet.
 ROLE_WORDS: dict[str, Role] = {
@@ -570,10 +593,13 @@ def _read_grid(
     kind = _word(row, "kind", KIND_WORDS, errors)
     station = _station(row, units, errors)
     officer_id = _officer(row, station, users, errors)
+    placed, position = _position(row, errors)
+    datum = _datum(row, errors)
     if code is None or name is None or kind is None or station is None:
         return None
-    if station.county_id is None:  # _station refused such a unit already
-        return None
+    if station.county_id is None or not placed or datum is None:
+        return None  # reported already
+    lat, lon = position or (None, None)
     return Grid(
         code=code,
         name=name,
@@ -582,7 +608,51 @@ def _read_grid(
         county_id=station.county_id,
         city_id=station.city_id,
         officer_id=officer_id,
+        lat=lat,
+        lon=lon,
+        datum=datum,
     )
+
+
+def _position(row: _Row, errors: _Errors) -> tuple[bool, tuple[float, float] | None]:
+    """(valid, (lat, lon)): a row may give both or neither; a fault is reported."""
+    lat, lon = _coordinate(row, "lat", errors), _coordinate(row, "lon", errors)
+    given = [c for c in ("lat", "lon") if row.token(c)]
+    if len(given) == 1:
+        missing = "lon" if given == ["lat"] else "lat"
+        reason = f"'{missing}' is empty but '{given[0]}' is given; give both or neither"
+        errors.add(row.line, missing, reason)
+        return False, None
+    if lat is None or lon is None:
+        return not given, None
+    return True, (lat, lon)
+
+
+def _coordinate(row: _Row, column: str, errors: _Errors) -> float | None:
+    value = row.token(column)
+    if not value:
+        return None
+    limit = COORDINATE_RANGE[column]
+    try:
+        number = float(value)
+    except ValueError:
+        number = math.nan
+    if not -limit <= number <= limit:  # NaN fails this too
+        expected = f"decimal degrees, -{limit:g} to {limit:g}"
+        errors.add(row.line, column, f"'{value}' is not a valid {column}: expected {expected}")
+        return None
+    return number
+
+
+def _datum(row: _Row, errors: _Errors) -> Datum | None:
+    value = row.token("datum")
+    if not value:
+        return Datum.WGS84
+    found = DATUM_WORDS.get(value.casefold())
+    if found is None:
+        reason = f"'{value}' is not allowed; use one of {_allowed(DATUM_WORDS)}"
+        errors.add(row.line, "datum", reason)
+    return found
 
 
 def _station(row: _Row, units: Callable[[str], Unit | None], errors: _Errors) -> Unit | None:

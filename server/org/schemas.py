@@ -15,7 +15,7 @@ import msgspec
 from msgspec import UNSET, Meta, UnsetType
 
 from server.org.csv_import import LOGIN, MAX_NAME_LENGTH, PASSWORD_LENGTH
-from server.store.records import GridKind, Level, Role
+from server.store.records import Datum, GridKind, Level, Role
 
 # Platform clients are provisioned with the platform, never by hand: the role is absent.
 PersonRole = Literal["officer", "station_supervisor", "county_supervisor", "city_admin"]
@@ -63,6 +63,9 @@ class GridOut(msgspec.Struct, kw_only=True):
     county_id: str
     city_id: str
     officer_id: int | None
+    lat: float | None = None  # the centroid as the grids sheet gave it, in `datum`
+    lon: float | None = None
+    datum: Datum = Datum.WGS84
 
 
 class UserOut(msgspec.Struct, kw_only=True):

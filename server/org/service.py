@@ -383,7 +383,7 @@ class OrgService:
                 faults.add(row.line, "code", f"grid code '{code}' is already used in another city")
         grids = faults.parse(lambda: parse_grids(data, scope.get_unit, scope.get_user_by_login))
         if dry_run:
-            created, updated = _predict(grids, lambda g: self.store.get_grid(g.code))
+            created, updated = _predict(grids, lambda g: _unplaced(self.store.get_grid(g.code), g))
         else:
             created, updated = self.store.upsert_grids(grids, actor)
         return ImportReport(
@@ -488,6 +488,14 @@ class OrgService:
         elif old is None:
             user["password_hash"] = UNUSABLE_PASSWORD
         return user, sets_password
+
+
+def _unplaced(stored: Grid | None, grid: Grid) -> Grid | None:
+    """The stored grid as a row without a centre would leave it: storing keeps the stored
+    centre, so a dry run must not count the missing one as a change."""
+    if stored is None or grid.lat is not None:
+        return stored
+    return msgspec.structs.replace(stored, lat=grid.lat, lon=grid.lon, datum=grid.datum)
 
 
 def _predict(records: Sequence[R], stored: Callable[[R], R | None]) -> tuple[int, int]:

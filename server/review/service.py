@@ -1,9 +1,12 @@
 """The review queue: visits that need a supervisor's eye, each with its reasons.
 
 The position rule: the store has no geocoding, so each grid (village or community) may
-have a centroid (`grid_positions`, set by the demo or `set_grid_positions`); a visit
+have a centroid (`grid_positions`, from the grids sheet or the demo); a visit
 whose position lies more than BEATSYNC_REVIEW_DISTANCE_M from its task's grid centroid
 (great-circle distance) is `far_from_address`. A grid without a centroid never raises it.
+The centroid is measured in WGS-84, as phones report: one a sheet gave in GCJ-02 or BD-09
+(copied from Amap, Tencent or Baidu) is converted first, or it would sit hundreds of
+metres off and flag visits made at the very door.
 
 A supervisor approves a visit, or returns it to the officer with a reason; either way
 the task's version moves, so the verdict reaches the officer's phone on the next pull
@@ -22,10 +25,11 @@ import msgspec
 
 from server.auth.principal import Principal
 from server.errors import NotFound
+from server.geo import to_wgs84
 from server.review.schemas import Reason, ReviewItem, ReviewOut, ReviewPage
 from server.settings import Settings
 from server.store.interface import Store
-from server.store.records import Actor
+from server.store.records import Actor, Datum
 from sync.protocol import Position
 
 SCAN_BATCH = 500
@@ -51,7 +55,10 @@ def reasons_for(row: dict[str, Any], limit_m: float) -> tuple[list[Reason], floa
         reasons.append(Reason.NO_PHOTO)
     distance = None
     if row["lat"] is not None and row.get("grid_lat") is not None:
-        distance = round(distance_m(row["lat"], row["lon"], row["grid_lat"], row["grid_lon"]), 1)
+        grid_lat, grid_lon = to_wgs84(
+            row["grid_lat"], row["grid_lon"], row.get("grid_datum") or Datum.WGS84
+        )
+        distance = round(distance_m(row["lat"], row["lon"], grid_lat, grid_lon), 1)
         if distance > limit_m:
             reasons.append(Reason.FAR_FROM_ADDRESS)
     for flag in (Reason.CLOCK_SKEW, Reason.VISIT_AFTER_REASSIGN, Reason.VISIT_AFTER_CANCEL):

@@ -621,3 +621,13 @@ def m010_last_push(db: Database) -> None:
         DROP INDEX mutations_user_received
         """,
     )
+
+
+@migrations(name="m011_grid_datum")
+def m011_grid_datum(db: Database) -> None:
+    """The datum of each grid centroid. Every centroid stored before came from the demo or
+    `set_grid_positions`, both WGS-84, hence the default."""
+    db.execute(
+        "ALTER TABLE grid_positions ADD COLUMN datum TEXT NOT NULL DEFAULT 'wgs84'"
+        " CHECK (datum IN ('wgs84', 'gcj02', 'bd09'))"
+    )

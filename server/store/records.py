@@ -38,6 +38,16 @@ class GridKind(StrEnum):
     COMMUNITY = "community"
 
 
+# Phones report WGS-84, but sheets copy grid positions from Chinese map services, whose
+# datums lie hundreds of metres off it.
+class Datum(StrEnum):
+    """A position's datum: WGS-84 (phones, GPS), GCJ-02 (Amap, Tencent) or BD-09 (Baidu)."""
+
+    WGS84 = "wgs84"
+    GCJ02 = "gcj02"
+    BD09 = "bd09"
+
+
 class Unit(msgspec.Struct, frozen=True, kw_only=True):
     id: str
     name: str
@@ -56,6 +66,11 @@ class Grid(msgspec.Struct, frozen=True, kw_only=True):
     county_id: str
     city_id: str
     officer_id: int | None
+    # The centroid as the sheet gave it, in its own datum; converted only when measured,
+    # so what staff typed is what they read back.
+    lat: float | None = None
+    lon: float | None = None
+    datum: Datum = Datum.WGS84
 
 
 class User(msgspec.Struct, frozen=True, kw_only=True):

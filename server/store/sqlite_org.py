@@ -26,6 +26,11 @@ from server.store.sqlite_scope import SQLiteScope, chunks
 # How long after a refresh the same refresh token may be retried (its answer was lost).
 REFRESH_RETRY_GRACE = timedelta(seconds=120)
 USER_AUDIT_FIELDS = ("login", "name", "role", "unit_id", "active")
+# A grid with its centroid, as given and in the datum given (records.Grid).
+_GRIDS = (
+    "SELECT g.*, gp.lat, gp.lon, coalesce(gp.datum, 'wgs84') AS datum"
+    " FROM grids g LEFT JOIN grid_positions gp ON gp.code = g.code"
+)
 
 
 def _user_view(row: dict[str, Any] | User) -> dict[str, Any]:
@@ -173,6 +178,20 @@ class SQLiteOrg(SQLiteScope):
                     "county_id": grid.county_id,
                     "station_id": grid.station_id,
                 }
+                # A grid without a position leaves the stored one alone: a sheet without
+                # the columns must not wipe centroids set before.
+                position = None if grid.lat is None else (grid.lat, grid.lon, grid.datum.value)
+                stored = conn.execute(
+                    "SELECT lat, lon, datum FROM grid_positions WHERE code = ?", (grid.code,)
+                ).fetchone()
+                old_position = stored and (stored["lat"], stored["lon"], stored["datum"])
+                moved = position is not None and old_position != position
+                after: dict[str, Any] = {
+                    "station_id": grid.station_id,
+                    "officer_id": grid.officer_id,
+                }
+                if moved:
+                    after["position"] = position
                 if old is None:
                     conn.execute(
                         "INSERT INTO grids (name, kind, station_id, county_id, city_id,"
@@ -180,53 +199,52 @@ class SQLiteOrg(SQLiteScope):
                         (*values, grid.code, now, now),
                     )
                     created += 1
-                    audit.append(
-                        (
-                            "grid.create",
-                            "grid",
-                            grid.code,
-                            None,
-                            {"station_id": grid.station_id, "officer_id": grid.officer_id},
-                            scope,
-                        )
-                    )
+                    audit.append(("grid.create", "grid", grid.code, None, after, scope))
                 elif (
-                    old["name"],
-                    old["kind"],
-                    old["station_id"],
-                    old["county_id"],
-                    old["city_id"],
-                    old["officer_id"],
-                ) != values:
+                    moved
+                    or (
+                        old["name"],
+                        old["kind"],
+                        old["station_id"],
+                        old["county_id"],
+                        old["city_id"],
+                        old["officer_id"],
+                    )
+                    != values
+                ):
                     conn.execute(
                         "UPDATE grids SET name=?, kind=?, station_id=?, county_id=?, city_id=?,"
                         " officer_id=?, updated_at=? WHERE code=?",
                         (*values, now, grid.code),
                     )
                     updated += 1
-                    audit.append(
-                        (
-                            "grid.update",
-                            "grid",
-                            grid.code,
-                            {"station_id": old["station_id"], "officer_id": old["officer_id"]},
-                            {"station_id": grid.station_id, "officer_id": grid.officer_id},
-                            scope,
-                        )
+                    before: dict[str, Any] = {
+                        "station_id": old["station_id"],
+                        "officer_id": old["officer_id"],
+                    }
+                    if moved:
+                        before["position"] = old_position
+                    audit.append(("grid.update", "grid", grid.code, before, after, scope))
+                if moved and position is not None:
+                    conn.execute(
+                        "INSERT INTO grid_positions (code, lat, lon, datum) VALUES (?, ?, ?, ?)"
+                        " ON CONFLICT (code) DO UPDATE SET lat = excluded.lat,"
+                        " lon = excluded.lon, datum = excluded.datum",
+                        (grid.code, *position),
                     )
             self._append_audit(conn, audit, actor)
         return created, updated
 
     def get_grid(self, code: str) -> Grid | None:
-        row = self._one("SELECT * FROM grids WHERE code = ?", (code,))
+        row = self._one(f"{_GRIDS} WHERE g.code = ?", (code,))
         return to_record(row, Grid) if row else None
 
     def list_grids(self, scope: Jurisdiction | None = None) -> list[Grid]:
         if scope is None:
-            rows = self._query("SELECT * FROM grids ORDER BY code")
+            rows = self._query(f"{_GRIDS} ORDER BY g.code")
         else:
             rows = self._query(
-                f"SELECT * FROM grids WHERE {scope.column} = ? ORDER BY code",  # noqa: S608
+                f"{_GRIDS} WHERE g.{scope.column} = ? ORDER BY g.code",
                 (scope.value,),
             )
         return [to_record(r, Grid) for r in rows]

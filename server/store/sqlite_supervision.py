@@ -529,12 +529,13 @@ class SQLiteSupervision(SQLiteScope, SQLiteClaims):
         self, column: str, value: str, *, after_seq: int, limit: int
     ) -> list[dict[str, Any]]:
         """Visit entries in the unit, after `after_seq`, that are neither superseded nor
-        reviewed, with what deciding their reasons needs: the grid's centroid, open
-        conflicts naming the entry, and the review of the entry it supersedes."""
+        reviewed, with what deciding their reasons needs: the grid's centroid (in its own
+        datum; the caller converts), open conflicts naming the entry, and the review of
+        the entry it supersedes."""
         if column not in UNIT_COLUMNS:
             raise ValueError(f"cannot scope by {column}")
         return self._query(
-            "SELECT v.*, gp.lat AS grid_lat, gp.lon AS grid_lon,"  # noqa: S608
+            "SELECT v.*, gp.lat AS grid_lat, gp.lon AS grid_lon, gp.datum AS grid_datum,"  # noqa: S608
             " (SELECT count(*) FROM conflicts c WHERE c.entry_id = v.entry_id) AS conflicts,"
             " (SELECT decision FROM visit_reviews pr WHERE pr.entry_id = v.supersedes)"
             " AS supersedes_review"
@@ -639,11 +640,12 @@ class SQLiteSupervision(SQLiteScope, SQLiteClaims):
         return row
 
     def set_grid_positions(self, positions: Sequence[tuple[str, float, float]]) -> int:
-        """Set grids' centroids (code, lat, lon), as an import or the demo knows them."""
+        """Set grids' centroids (code, lat, lon) in WGS-84, as the demo knows them."""
         with self.transaction() as conn:
             conn.executemany(
-                "INSERT INTO grid_positions (code, lat, lon) VALUES (?, ?, ?)"
-                " ON CONFLICT (code) DO UPDATE SET lat = excluded.lat, lon = excluded.lon",
+                "INSERT INTO grid_positions (code, lat, lon, datum) VALUES (?, ?, ?, 'wgs84')"
+                " ON CONFLICT (code) DO UPDATE SET lat = excluded.lat, lon = excluded.lon,"
+                " datum = excluded.datum",
                 positions,
             )
         return len(positions)

@@ -417,6 +417,9 @@ async def test_filters_on_users_and_grids(client: httpx.AsyncClient, city: TinyC
             "county_id": "411602",
             "city_id": "411600",
             "officer_id": city.id("o3"),
+            "lat": None,
+            "lon": None,
+            "datum": "wgs84",
         }
     ]
     elsewhere = await client.get("/api/v1/grids?station_id=411621-01", headers=county1)

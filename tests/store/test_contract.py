@@ -20,6 +20,7 @@ from server.errors import ConflictError, NotFound
 from server.store.interface import Store, open_store
 from server.store.records import (
     Actor,
+    Datum,
     RefreshOutcome,
     WarningState,
 )
@@ -334,3 +335,21 @@ def test_warning_figures_refuse_what_they_cannot_scope_or_group_by(any_store: St
         any_store.warning_figures("officer_id", "1", *DAY, REPORTED_AT, LIMITS, [])
     with pytest.raises(ValueError, match="group"):
         any_store.warning_figures("city_id", "411600", *DAY, REPORTED_AT, LIMITS, ["grid_code"])
+
+
+def test_a_grid_keeps_its_centre_as_given_with_its_datum(any_store: Store, tiny: TinyCity) -> None:
+    grid = any_store.get_grid("411602001001")
+    assert grid is not None
+    assert (grid.lat, grid.lon, grid.datum) == (None, None, Datum.WGS84)
+    amap = msgspec.structs.replace(grid, lat=33.61835, lon=114.65537, datum=Datum.GCJ02)
+    assert any_store.upsert_grids([amap], ACTOR) == (0, 1)
+    assert any_store.get_grid(grid.code) == amap
+    assert any_store.upsert_grids([amap], ACTOR) == (0, 0)
+    # Without a centre (a sheet without the columns) the stored one stays.
+    assert any_store.upsert_grids([grid], ACTOR) == (0, 0)
+    assert any_store.get_grid(grid.code) == amap
+    # The demo's positions are WGS-84, whatever was stored before.
+    any_store.set_grid_positions([(grid.code, 33.62, 114.65)])
+    assert [g for g in any_store.list_grids() if g.code == grid.code] == [
+        msgspec.structs.replace(grid, lat=33.62, lon=114.65)
+    ]

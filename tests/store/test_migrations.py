@@ -5,11 +5,13 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+import pytest
 from sqlite_utils import Database
 
 from server.clock import ManualClock
 from server.store import migrations
 from server.store.interface import open_store
+from server.store.records import Datum
 
 
 def made_by_an_older_release(path: Path, stop_before: str) -> sqlite3.Connection:
@@ -84,3 +86,30 @@ def test_the_last_push_moves_onto_the_user_and_its_index_goes(
     assert last == "2026-11-25T09:30:00.000000+00:00"
     indexes = {row[1] for row in db.execute("PRAGMA index_list(mutations)")}
     assert "mutations_user_received" not in indexes
+
+
+def test_grid_centroids_stored_before_datums_are_wgs84(tmp_path: Path, clock: ManualClock) -> None:
+    path = tmp_path / "old.db"
+    conn = made_by_an_older_release(path, "m011_grid_datum")
+    conn.execute(
+        "INSERT INTO grids (code, name, kind, station_id, county_id, city_id, created_at,"
+        " updated_at) VALUES ('411602001001', '七一路社区', 'community', '411602-01',"
+        " '411602', '411600', '2026-01-01', '2026-01-01')"
+    )
+    conn.execute("INSERT INTO grid_positions VALUES ('411602001001', 33.62, 114.65)")
+    conn.commit()
+    conn.close()
+
+    store = open_store(str(path), clock)
+    try:
+        grid = store.get_grid("411602001001")
+        assert grid is not None
+        assert (grid.lat, grid.lon, grid.datum) == (33.62, 114.65, Datum.WGS84)
+    finally:
+        store.close()
+    db = sqlite3.connect(path)
+    columns = {row[1]: row[4] for row in db.execute("PRAGMA table_info(grid_positions)")}
+    assert columns["datum"] == "'wgs84'"
+    # Only the three datums the review converts from can be stored.
+    with pytest.raises(sqlite3.IntegrityError):
+        db.execute("UPDATE grid_positions SET datum = 'beijing54'")

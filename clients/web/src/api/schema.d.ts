@@ -1327,6 +1327,13 @@ export interface components {
          * @enum {string}
          */
         ContactMethod: "face_to_face" | "phone";
+        /**
+         * Datum
+         * @description A position's datum: WGS-84 (phones, GPS), GCJ-02 (Amap, Tencent) or BD-09 (Baidu).
+         * @default wgs84
+         * @enum {string}
+         */
+        Datum: "wgs84" | "gcj02" | "bd09";
         /** DeadlineChangedEvent */
         DeadlineChangedEvent: {
             actor: components["schemas"]["ActorOut"] | null;
@@ -1433,7 +1440,10 @@ export interface components {
             city_id: string;
             code: string;
             county_id: string;
+            datum?: components["schemas"]["Datum"];
             kind: components["schemas"]["GridKind"];
+            lat?: number | null;
+            lon?: number | null;
             name: string;
             officer_id: number | null;
             station_id: string;
