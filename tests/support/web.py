@@ -260,3 +260,72 @@ class ServerDesk:
             if user["login"] == login:
                 return int(user["id"])
         raise AssertionError(f"no user {login}")
+
+
+class Console:
+    """A supervisor's browser with the console open at /console/."""
+
+    def __init__(self, page: Page, base: str, shots: Path) -> None:
+        self.page = page
+        self.base = base
+        self.shots = shots
+
+    def open(self, path: str = "") -> Self:
+        self.page.goto(f"{self.base}/console/{path.lstrip('/')}")
+        return self
+
+    def log_in(self, login: str, password: str = PASSWORD) -> Self:
+        self.page.locator("[data-test=login-name] input, input[data-test=login-name]").fill(login)
+        self.page.locator("[data-test=login-password] input, input[data-test=login-password]").fill(
+            password
+        )
+        self.page.locator("[data-test=login-submit]").click()
+        expect(self.page.locator("[data-test=logout]")).to_be_visible()
+        return self
+
+    def number(self, selector: str) -> int:
+        """The integer shown by an element (thousands separators and units dropped)."""
+        text = self.page.locator(selector).first.inner_text()
+        digits = "".join(ch for ch in text if ch.isdigit())
+        assert digits, f"{selector} shows no number: {text!r}"
+        return int(digits)
+
+    def screenshot(self, name: str) -> Path:
+        self.shots.mkdir(parents=True, exist_ok=True)
+        path = self.shots / f"{name}.png"
+        self.page.screenshot(path=str(path), full_page=True)
+        return path
+
+
+def seed_overdue_warning(db: Path, *, minutes_ago: int, name: str, login: str = "o1") -> int:
+    """A warning that reached the officer `minutes_ago` minutes ago and was never visited,
+    written before the server starts: the server's own clock cannot be set back."""
+    from server.clock import ManualClock
+    from server.store.interface import open_store
+    from server.store.records import Actor
+    from tests.support.city import new_warning
+
+    clock = ManualClock(datetime.now(UTC) - timedelta(minutes=minutes_ago))
+    store = open_store(str(db), clock)
+    try:
+        platform = store.get_user_by_login("platform")
+        officer = store.get_user_by_login(login)
+        assert platform is not None
+        assert officer is not None
+        issued = clock.now() - timedelta(minutes=1)
+        [(record, _)] = store.ingest_warnings(
+            [
+                new_warning(
+                    platform.id,
+                    f"YJ-LATE-{time.time_ns()}",
+                    officer.id,
+                    resident_name=name,
+                    issued_at=issued,
+                    deadline_at=issued + timedelta(hours=1),
+                )
+            ],
+            Actor(user_id=platform.id),
+        )
+        return record.id
+    finally:
+        store.close()

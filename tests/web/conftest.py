@@ -14,8 +14,10 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
 
+from clients.device import DeviceClient
+from tests.support.city import PASSWORD
 from tests.support.live import ROOT, LiveServer
-from tests.support.web import CHROMIUM, CHROMIUM_ARGS, Phone, ServerDesk
+from tests.support.web import CHROMIUM, CHROMIUM_ARGS, Console, Phone, ServerDesk
 
 APP_DIR = ROOT / "clients" / "web" / "dist"
 SCREENSHOTS = ROOT / "docs" / "screenshots"
@@ -93,3 +95,26 @@ def page(context: BrowserContext) -> Page:
 @pytest.fixture
 def phone(page: Page, context: BrowserContext, server: LiveServer) -> Phone:
     return Phone(page, context, server.base, SCREENSHOTS)
+
+
+@pytest.fixture
+def console(browser: Browser, server: LiveServer) -> Iterator[Console]:
+    """A supervisor's desk: a wide screen, Chinese, China Standard Time."""
+    ctx = browser.new_context(
+        viewport={"width": 1440, "height": 900},
+        locale="zh-CN",
+        timezone_id="Asia/Shanghai",
+        accept_downloads=True,
+    )
+    page = ctx.new_page()
+    page.set_default_timeout(15_000)
+    yield Console(page, server.base, SCREENSHOTS)
+    ctx.close()
+
+
+@pytest.fixture
+def officer_phone(server: LiveServer, tmp_path: Path) -> Iterator[DeviceClient]:
+    """o1's phone, driven by the reference device client (as a second phone would be)."""
+    with DeviceClient(server.base, tmp_path / "o1-phone.db", device_id="phone-o1-sdk") as phone:
+        phone.login("o1", PASSWORD)
+        yield phone

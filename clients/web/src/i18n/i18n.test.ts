@@ -73,3 +73,17 @@ describe('messages', () => {
     }
   })
 })
+
+describe('console messages', () => {
+  it('zh-CN and en have the same keys', async () => {
+    const zh = (await import('./console.zh-CN')).default
+    const enC = (await import('./console.en')).default
+    expect(keys(enC).sort()).toEqual(keys(zh).sort())
+    for (const tree of [zh, enC]) {
+      for (const key of keys(tree)) {
+        const value = key.split('.').reduce<unknown>((o, k) => (o as Record<string, unknown>)[k], tree)
+        expect(typeof value === 'string' && value.trim().length > 0, key).toBe(true)
+      }
+    }
+  })
+})
