@@ -114,6 +114,8 @@ def create_app(
     notifier = ScopeNotifier()
     store.on_scope_change(notifier.listener)
     unit_notifier = UnitNotifier()
+    activity_notifier = UnitNotifier()
+    store.on_audit(activity_notifier.listener)
     webhook_sender = loop.WebhookSender(store, settings, webhook_transport)
     uploads = UploadService(store, settings, FileSystemStorage(settings.photo_path))
 
@@ -174,6 +176,7 @@ def create_app(
                 "settings": settings,
                 "notifier": notifier,
                 "unit_notifier": unit_notifier,
+                "activity_notifier": activity_notifier,
                 "webhook_sender": webhook_sender,
                 "uploads": uploads,
                 "webapps": {name: StaticApp(app_dir(settings.web_dir, name)) for name in APPS},

@@ -50,7 +50,7 @@ PUBLIC_OPERATIONS = [
 # These hold the request open until something changes or a wait of seconds runs out, by
 # design (server-sent events, long poll): a fuzzer waiting out each case would take
 # minutes. Their inputs are bounded integers; their own tests cover them.
-LONG_LIVED_OPERATIONS = ["syncEvents", "syncWait", "escalationEvents"]
+LONG_LIVED_OPERATIONS = ["syncEvents", "syncWait", "escalationEvents", "reportEvents"]
 ROLES = ["o1", "sup1", "admin", "platform"]
 
 CONFIG = schemathesis.Config.from_dict(

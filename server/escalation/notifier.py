@@ -1,10 +1,11 @@
-"""Tell supervisors' open streams, at once, that escalations reached their level.
+"""Tell supervisors' open streams, at once, that something reached their unit.
 
-Like server/sync/events.py, but keyed by the unit a step goes to: a step of level
-`station` goes to that station's supervisors, `county` to the county's, `city` to the
-city's. The escalation pass calls `publish` from its worker thread; subscriptions are
-woken on the event loop and then read the steps from the store, so a reconnecting stream
-(Last-Event-ID) replays whatever it missed.
+Like server/sync/events.py, but keyed by unit. Two instances serve two streams: for
+escalations, a step of level `station` goes to that station's supervisors, `county` to the
+county's, `city` to the city's (the escalation pass calls `publish` from its worker
+thread); for the supervisors' activity stream, the store's audit listener names every
+unit a commit's audit entries belong to (`listener`). Subscriptions are woken on the
+event loop and then read the store, so a reconnecting stream (Last-Event-ID) catches up.
 """
 
 from __future__ import annotations
@@ -37,6 +38,13 @@ class UnitNotifier:
             key = step_key(step)
             if key is not None:
                 newest[key] = max(newest.get(key, 0), int(step["id"]))
+        self._hand_over(newest)
+
+    def listener(self, units: frozenset[Key], newest_id: int) -> None:
+        """The store's audit callback, on the writing thread: hand over, never touch state."""
+        self._hand_over(dict.fromkeys(units, newest_id))
+
+    def _hand_over(self, newest: dict[Key, int]) -> None:
         loop = self._loop
         if not newest or loop is None:
             return

@@ -4,18 +4,25 @@ XLSX)."""
 from __future__ import annotations
 
 from datetime import date
+from typing import Annotated, Any
 
-from litestar import Controller, Response, get
+from litestar import Controller, Request, Response, get
+from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
-from litestar.params import FromQuery
+from litestar.params import FromQuery, HeaderParameter, QueryParameter
+from litestar.response import Stream
 
 from server.auth.principal import Principal
+from server.bounds import ID_MAX
+from server.escalation.notifier import UnitNotifier
 from server.guards import supervisors_only
 from server.reports import export
+from server.reports.activity import activity_stream
 from server.reports.schemas import Bulletin, CompletionReport, Period, Trend
 from server.reports.service import ReportService
 from server.settings import Settings
 from server.store.interface import Store
+from server.streams import event_stream_response, still_allowed
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 CSV = "text/csv; charset=utf-8"
@@ -27,11 +34,19 @@ def provide_report_service(
     return ReportService(store, settings)
 
 
+def provide_activity_notifier(state: State) -> UnitNotifier:
+    notifier: UnitNotifier = state.activity_notifier
+    return notifier
+
+
 class ReportController(Controller):
     path = "/api/v1/reports"
     tags = ["reports"]
     guards = [supervisors_only]
-    dependencies = {"reports": Provide(provide_report_service, sync_to_thread=False)}
+    dependencies = {
+        "reports": Provide(provide_report_service, sync_to_thread=False),
+        "activity_notifier": Provide(provide_activity_notifier, sync_to_thread=False),
+    }
 
     @get("/completion", operation_id="completionReport", sync_to_thread=True)
     def completion(
@@ -100,6 +115,36 @@ class ReportController(Controller):
         """The bulletin as an Excel workbook: the ranking, and the lagging units."""
         bulletin = reports.bulletin(principal, day, period)
         return _download(export.to_xlsx(bulletin), XLSX, export.filename(bulletin, "xlsx"))
+
+    @get("/events", operation_id="reportEvents", media_type="text/event-stream")
+    async def events(
+        self,
+        request: Request[Any, Any, Any],
+        principal: NamedDependency[Principal],
+        store: NamedDependency[Store],
+        activity_notifier: NamedDependency[UnitNotifier],
+        last_event_id: Annotated[
+            int | None, HeaderParameter(name="Last-Event-ID", ge=0, le=ID_MAX, required=False)
+        ] = None,
+        heartbeat: Annotated[int, QueryParameter(ge=1, le=60)] = 15,
+    ) -> Stream:
+        """Server-sent events: `changed` (id = data.audit_id) within a second of any
+        commit that touches the caller's jurisdiction: a warning received, routed,
+        dispatched, cancelled or escalated, a visit, a review. The figures are then stale:
+        refetch them. A burst of commits is one event; `: ping` every `heartbeat` seconds;
+        with `Last-Event-ID` a change missed meanwhile is told at once."""
+        jurisdiction = principal.jurisdiction
+        key = (jurisdiction.column.removesuffix("_id"), str(jurisdiction.value))
+        return event_stream_response(
+            activity_stream(
+                store,
+                activity_notifier,
+                key,
+                since=last_event_id,
+                still_allowed=still_allowed(request),
+                heartbeat=heartbeat,
+            )
+        )
 
 
 def _download(content: bytes, media_type: str, name: str) -> Response[bytes]:

@@ -129,3 +129,10 @@ class Trend(msgspec.Struct, kw_only=True):
     date_to: date
     days: list[TrendDay]
     by_fraud_type: list[FraudTypeOutcomes]
+
+
+class ActivityEvent(msgspec.Struct, kw_only=True):
+    """Data of a `changed` event on /api/v1/reports/events: the newest audit entry known
+    to touch the caller's jurisdiction. Refetch the figures; the id only orders events."""
+
+    audit_id: int

@@ -34,6 +34,7 @@ from server.store.records import (
     PublicityTask,
     RefreshOutcome,
     Unit,
+    UnitKey,
     User,
     WarningRecord,
 )
@@ -181,6 +182,10 @@ class CoreStore(Protocol):
         after_id: int = 0,
         limit: int = 100,
     ) -> list[AuditEntry]: ...
+    def latest_audit_id(self, column: str, value: str) -> int:
+        """The newest audit entry of a city, county or station (column *_id); 0: none."""
+        ...
+
     def verify_audit(self, anchor: tuple[int, str] | None = None) -> AuditVerdict:
         """Walk the whole chain. anchor: (id, hash) of an entry recorded earlier, outside
         the database; not ok unless that entry is still there with that hash."""
@@ -192,6 +197,11 @@ class SyncStore(Protocol):
 
     def on_scope_change(self, listener: Callable[[frozenset[int], int], None]) -> None:
         """listener(officer ids, head seq) after each commit that changed their scopes."""
+        ...
+
+    def on_audit(self, listener: Callable[[frozenset[UnitKey], int], None]) -> None:
+        """listener((level, unit id) of every unit the new audit entries belong to, newest
+        audit id) after each commit that appended to the audit log."""
         ...
 
     def apply_push(

@@ -15,6 +15,10 @@ class Level(StrEnum):
     STATION = "station"
 
 
+# A unit as the audit log and the supervisors' streams name it: (level, unit id).
+UnitKey = tuple[str, str]
+
+
 class Role(StrEnum):
     OFFICER = "officer"
     STATION_SUPERVISOR = "station_supervisor"

@@ -22,7 +22,7 @@ from sqlite_utils import Database
 from server.clock import Clock, iso
 from server.store import migrations
 from server.store.checkpoint import BACKSTOP_PAGES, wal_checkpointer
-from server.store.records import Actor, AuditEntry, AuditVerdict
+from server.store.records import Actor, AuditEntry, AuditVerdict, UnitKey
 
 T = TypeVar("T")
 
@@ -79,6 +79,8 @@ class SQLiteBase:
         self._readers_lock = threading.Lock()
         self._listeners: list[Callable[[frozenset[int], int], None]] = []
         self._touched: set[int] = set()
+        self._audit_listeners: list[Callable[[frozenset[UnitKey], int], None]] = []
+        self._audited: dict[UnitKey, int] = {}
         self.migrations_applied_now = self._migrate()
 
     # -- connections -------------------------------------------------------------------
@@ -123,6 +125,7 @@ class SQLiteBase:
         with self._write_lock:
             conn = self._writer
             self._touched = set()
+            self._audited = {}
             conn.execute("BEGIN IMMEDIATE")
             try:
                 yield conn
@@ -131,11 +134,16 @@ class SQLiteBase:
                 raise
             conn.execute("COMMIT")
             touched, self._touched = frozenset(self._touched), set()
+            audited, self._audited = self._audited, {}
         self._checkpointer.poke()
         if touched:
             head = self.current_seq()
             for listener in self._listeners:
                 listener(touched, head)
+        if audited:
+            units, newest = frozenset(audited), max(audited.values())
+            for audit_listener in self._audit_listeners:
+                audit_listener(units, newest)
 
     def on_scope_change(self, listener: Callable[[frozenset[int], int], None]) -> None:
         """Call listener(officer ids, head seq) after each commit that changed their scopes.
@@ -143,6 +151,12 @@ class SQLiteBase:
         Runs on the writing thread, after the commit: a listener must only hand off.
         """
         self._listeners.append(listener)
+
+    def on_audit(self, listener: Callable[[frozenset[UnitKey], int], None]) -> None:
+        """Call listener(units, newest audit id) after each commit that appended to the
+        audit log; units are the (level, unit id) of every city, county and station the
+        new entries belong to. Same thread rule as on_scope_change."""
+        self._audit_listeners.append(listener)
 
     def close(self) -> None:
         self._checkpointer.close()
@@ -237,6 +251,10 @@ class SQLiteBase:
                 )
             )
             prev_hash = digest
+            for level in ("city", "county", "station"):
+                unit = scope.get(f"{level}_id")
+                if unit:
+                    self._audited[(level, str(unit))] = next_id
             next_id += 1
         conn.executemany(
             "INSERT INTO audit_log (id, at, actor_user_id, actor_device_id, action, entity,"
@@ -277,6 +295,16 @@ class SQLiteBase:
             params,
         )
         return [to_record(_audit_row(r), AuditEntry) for r in rows]
+
+    def latest_audit_id(self, column: str, value: str) -> int:
+        """The newest audit entry of a city, county or station (0: none); one index seek."""
+        if column not in {"city_id", "county_id", "station_id"}:
+            raise ValueError(f"audit cannot be scoped by {column}")
+        row = self._one(
+            f"SELECT max(id) AS id FROM audit_log WHERE {column} = ?",  # noqa: S608
+            (value,),
+        )
+        return int(row["id"]) if row and row["id"] is not None else 0
 
     def verify_audit(self, anchor: tuple[int, str] | None = None) -> AuditVerdict:
         """Walk the whole chain; report the first entry whose hash or link is wrong.

@@ -138,6 +138,28 @@ def test_every_change_is_audited_in_a_chain_that_verifies(any_store: Store, tiny
     assert not any_store.verify_audit((verdict.head_id, "0" * 64)).ok
 
 
+def test_each_audited_commit_names_its_units_to_the_audit_listeners(
+    any_store: Store, tiny: TinyCity
+) -> None:
+    heard: list[tuple[frozenset[tuple[str, str]], int]] = []
+    any_store.on_audit(lambda units, newest: heard.append((units, newest)))
+    [(warning, _)] = any_store.ingest_warnings([new_warning(tiny.id("platform"), "A")], ACTOR)
+    [entry] = any_store.list_audit(entity="warning", entity_id=str(warning.id))
+    assert heard == [
+        (
+            frozenset({("city", "411600"), ("county", "411602"), ("station", "411602-01")}),
+            entry.id,
+        )
+    ]
+    assert any_store.latest_audit_id("station_id", "411602-01") == entry.id
+    assert any_store.latest_audit_id("county_id", "411621") < entry.id
+    assert any_store.latest_audit_id("station_id", "no-such-unit") == 0
+    # A write that fails tells nobody.
+    with pytest.raises(ValueError, match="cannot change"):
+        any_store.update_user(tiny.id("o1"), {"password_hash": "x", "no_such_column": 1}, ACTOR)
+    assert len(heard) == 1
+
+
 def test_a_failed_write_leaves_no_trace(any_store: Store, tiny: TinyCity) -> None:
     seq = any_store.current_seq()
     audit = len(any_store.list_audit(limit=10_000))

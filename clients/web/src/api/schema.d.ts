@@ -737,6 +737,30 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/reports/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Events
+         * @description Server-sent events: `changed` (id = data.audit_id) within a second of any
+         *     commit that touches the caller's jurisdiction: a warning received, routed,
+         *     dispatched, cancelled or escalated, a visit, a review. The figures are then stale:
+         *     refetch them. A burst of commits is one event; `: ping` every `heartbeat` seconds;
+         *     with `Last-Event-ID` a change missed meanwhile is told at once.
+         */
+        get: operations["reportEvents"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/reports/trend": {
         parameters: {
             query?: never;
@@ -4037,6 +4061,48 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["CompletionReport"];
+                };
+            };
+            /** @description A problem document (RFC 9457) with a stable `code` */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A problem document (RFC 9457) with a stable `code` */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    reportEvents: {
+        parameters: {
+            query?: {
+                heartbeat?: number;
+            };
+            header?: {
+                "Last-Event-ID"?: number | null;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Stream Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/event-stream": unknown;
                 };
             };
             /** @description A problem document (RFC 9457) with a stable `code` */

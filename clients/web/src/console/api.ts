@@ -14,7 +14,8 @@ const CSRF_COOKIE = 'beatsync_csrf'
 const WRITES = new Set(['POST', 'PUT', 'PATCH', 'DELETE'])
 
 export const PATHS = {
-  events: '/api/v1/escalations/events',
+  activity: '/api/v1/reports/events',
+  escalations: '/api/v1/escalations/events',
   photoThumb: (sha: string) => `/api/v1/photos/${encodeURIComponent(sha)}/thumbnail`,
   photoContent: (sha: string) => `/api/v1/photos/${encodeURIComponent(sha)}/content`,
   bulletinFile: (format: 'csv' | 'xlsx', day: string, period: string) =>
