@@ -293,7 +293,8 @@ class Console:
     def screenshot(self, name: str) -> Path:
         self.shots.mkdir(parents=True, exist_ok=True)
         path = self.shots / f"{name}.png"
-        self.page.screenshot(path=str(path), full_page=True)
+        # Element Plus fades tags and dialogs in: finish those, or they show half drawn.
+        self.page.screenshot(path=str(path), full_page=True, animations="disabled")
         return path
 
 
