@@ -14,6 +14,7 @@ from server.bounds import PathId
 from server.guards import staff_only, supervisors_only
 from server.publicity.schemas import (
     PublicityPage,
+    PublicitySessionsOut,
     PublicityTaskIn,
     PublicityTaskOut,
     PublicityTaskPatch,
@@ -76,6 +77,17 @@ class PublicityTaskController(Controller):
         task_id: PathId,
     ) -> PublicityTaskOut:
         return publicity.get(principal, task_id)
+
+    @get("/{task_id:int}/sessions", operation_id="listPublicitySessions", sync_to_thread=True)
+    def sessions(
+        self,
+        principal: NamedDependency[Principal],
+        publicity: NamedDependency[PublicityService],
+        task_id: PathId,
+    ) -> PublicitySessionsOut:
+        """What was held: the task's visit log (held at, attendance, materials, photos,
+        review), oldest first, and the totals of the entries not superseded."""
+        return publicity.sessions(principal, task_id)
 
     @patch(
         "/{task_id:int}",

@@ -95,3 +95,39 @@ class PublicityTaskOut(msgspec.Struct, kw_only=True):
 class PublicityPage(msgspec.Struct, kw_only=True):
     items: list[PublicityTaskOut]
     next_cursor: str | None
+
+
+class MaterialOut(msgspec.Struct, kw_only=True):
+    kind: str
+    count: int
+
+
+class PublicitySessionOut(msgspec.Struct, kw_only=True):
+    """One entry of a task's visit log: a session held (or a correction of one, naming the
+    entry it supersedes), as the officer reported it from the phone."""
+
+    entry_id: str
+    officer_id: int
+    supersedes: str | None
+    superseded: bool
+    recorded_at: datetime
+    received_at: datetime
+    held_at: datetime | None
+    attendance: int | None
+    materials: list[MaterialOut]
+    notes: str | None
+    photos: list[str]
+    flags: list[str]
+    completed: bool
+    review: str | None  # approved | returned, None while unreviewed
+    review_note: str | None
+
+
+class PublicitySessionsOut(msgspec.Struct, kw_only=True):
+    """What was held for a task: every session reported, and the totals of the current ones
+    (a superseded entry's figures count no more)."""
+
+    task_id: int
+    sessions: list[PublicitySessionOut]
+    attendance: int
+    materials: int

@@ -15,7 +15,10 @@ from server.errors import ConflictError, ErrorCode, InputError, NotFound
 from server.logs import get_logger
 from server.publicity.lifecycle import OPEN_STATUSES, check_editable, next_status
 from server.publicity.schemas import (
+    MaterialOut,
     PublicityPage,
+    PublicitySessionOut,
+    PublicitySessionsOut,
     PublicityTaskIn,
     PublicityTaskOut,
     PublicityTaskPatch,
@@ -84,6 +87,38 @@ class PublicityService:
 
     def get(self, principal: Principal, task_id: int) -> PublicityTaskOut:
         return to_out(self._visible(principal, task_id), self._today())
+
+    def sessions(self, principal: Principal, task_id: int) -> PublicitySessionsOut:
+        self._visible(principal, task_id)
+        records = self.store.publicity_sessions(task_id)
+        replaced = {r.supersedes for r in records if r.supersedes}
+        out = [
+            PublicitySessionOut(
+                entry_id=r.entry_id,
+                officer_id=r.officer_id,
+                supersedes=r.supersedes,
+                superseded=r.entry_id in replaced,
+                recorded_at=r.recorded_at,
+                received_at=r.received_at,
+                held_at=r.held_at,
+                attendance=r.attendance,
+                materials=[MaterialOut(kind=m.kind, count=m.count) for m in r.materials],
+                notes=r.notes,
+                photos=r.photos,
+                flags=r.flags,
+                completed=r.completed,
+                review=r.review_decision,
+                review_note=r.review_note,
+            )
+            for r in records
+        ]
+        current = [s for s in out if not s.superseded]
+        return PublicitySessionsOut(
+            task_id=task_id,
+            sessions=out,
+            attendance=sum(s.attendance or 0 for s in current),
+            materials=sum(m.count for s in current for m in s.materials),
+        )
 
     def _visible(self, principal: Principal, task_id: int) -> PublicityTask:
         task = self.store.get_publicity_task(task_id)

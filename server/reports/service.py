@@ -13,6 +13,7 @@ from datetime import UTC, date, datetime, time, timedelta, timezone
 from typing import Any
 
 from server.auth.principal import Principal
+from server.bounds import check_day
 from server.errors import InputError, NotFound
 from server.reports.schemas import (
     Bulletin,
@@ -34,8 +35,6 @@ from server.store.sqlite_supervision import OUTCOMES
 MAX_DAYS = 366
 MAX_TREND_DAYS = 92  # a quarter: what a chart of days still reads
 # Days a report may name: what the store's times and a month after them can hold.
-EARLIEST_DAY = date(1970, 1, 2)
-LATEST_DAY = date(8999, 12, 31)
 UNIT_COLUMN = {Level.CITY: "city_id", Level.COUNTY: "county_id", Level.STATION: "station_id"}
 SUB_COLUMN = {Level.CITY: "county_id", Level.COUNTY: "station_id", Level.STATION: None}
 UNASSIGNED = "(未分派)"
@@ -54,11 +53,6 @@ COUNTS = (
 
 def _rate(part: int, whole: int) -> float | None:
     return round(part / whole, 4) if whole else None
-
-
-def check_day(day: date, field: str) -> None:
-    if not EARLIEST_DAY <= day <= LATEST_DAY:
-        raise InputError(f"{field} must lie from {EARLIEST_DAY} to {LATEST_DAY}", field=field)
 
 
 def period_range(day: date, period: Period) -> tuple[date, date]:

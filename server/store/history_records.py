@@ -34,6 +34,33 @@ class VisitRecord(msgspec.Struct, frozen=True, kw_only=True):
     completed: bool
 
 
+class MaterialRecord(msgspec.Struct, frozen=True, kw_only=True):
+    kind: str
+    count: int
+
+
+class PublicitySessionRecord(msgspec.Struct, frozen=True, kw_only=True):
+    """A publicity task's visit log entry: what was held, as the officer reported it."""
+
+    entry_id: str
+    officer_id: int
+    supersedes: str | None
+    recorded_at: datetime
+    received_at: datetime
+    held_at: datetime | None
+    attendance: int | None
+    materials: list[MaterialRecord]
+    notes: str | None
+    lat: float | None
+    lon: float | None
+    accuracy_m: float | None
+    photos: list[str]
+    flags: list[str]
+    completed: bool
+    review_decision: str | None = None
+    review_note: str | None = None
+
+
 class EscalationRecord(msgspec.Struct, frozen=True, kw_only=True):
     id: int
     warning_id: int

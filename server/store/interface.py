@@ -21,7 +21,7 @@ from datetime import date, datetime, timedelta
 from typing import Any, Protocol, _ProtocolMeta, runtime_checkable
 
 from server.clock import Clock
-from server.store.history_records import WarningHistory
+from server.store.history_records import PublicitySessionRecord, WarningHistory
 from server.store.records import (
     Actor,
     AuditEntry,
@@ -354,6 +354,11 @@ class SupervisionStore(Protocol):
     def officer_activity(
         self, officer_ids: Sequence[int], now: datetime, limits: dict[str, tuple[int, int]]
     ) -> dict[int, dict[str, Any]]: ...
+    def publicity_sessions(self, task_id: int) -> list[PublicitySessionRecord]:
+        """A publicity task's visit log (what was held: attendance, materials, photos),
+        each entry with its review, oldest first."""
+        ...
+
     def warning_history(self, warning_id: int) -> WarningHistory | None:
         """The warning and everything recorded about it, read at one moment: its audit
         entries (entity 'warning'), visit log with reviews, conflicts, escalation steps

@@ -27,6 +27,7 @@ from server.errors import ConflictError, NotFound
 from server.store.history_records import (
     EscalationRecord,
     OutcomeFeedRecord,
+    PublicitySessionRecord,
     VisitRecord,
     WarningHistory,
 )
@@ -689,6 +690,27 @@ class SQLiteSupervision(SQLiteScope, SQLiteClaims):
             )
 
     # -- a warning's history ---------------------------------------------------------------
+
+    def publicity_sessions(self, task_id: int) -> list[PublicitySessionRecord]:
+        """A publicity task's visit log with each entry's review, oldest first."""
+        rows = self._query(
+            "SELECT v.*, r.decision AS review_decision, r.note AS review_note"
+            " FROM visit_logs v LEFT JOIN visit_reviews r ON r.entry_id = v.entry_id"
+            " WHERE v.task_kind = 'publicity' AND v.task_id = ? ORDER BY v.seq",
+            (task_id,),
+        )
+        return [
+            to_record(
+                {
+                    **v,
+                    "photos": _json_list(v["photos"]),
+                    "flags": _json_list(v["flags"]),
+                    "materials": _json_list(v["materials"]),
+                },
+                PublicitySessionRecord,
+            )
+            for v in rows
+        ]
 
     def warning_history(self, warning_id: int) -> WarningHistory | None:
         """Everything recorded about one warning, in one read transaction, so that its

@@ -137,6 +137,8 @@ class WarningQuery(msgspec.Struct, frozen=True, kw_only=True):
     overdue: bool | None = None
     limits: Limits | None = None
     past_deadline: bool | None = None
+    # Arrived in [start, end) (UTC), either end open: the list of a report's days.
+    received: tuple[datetime | None, datetime | None] = (None, None)
     after: tuple[str, int] | None = None  # keyset: (deadline_at, id) of the last row seen
     limit: int = 100
 
@@ -256,6 +258,13 @@ class SQLiteTasks(SQLiteScope):
         for wanted, sql, values in _clock_filters(query):
             where.append(sql if wanted else f"NOT ({sql})")
             params.extend(values)
+        start, end = query.received
+        if start is not None:
+            where.append("created_at >= ?")
+            params.append(iso(start))
+        if end is not None:
+            where.append("created_at < ?")
+            params.append(iso(end))
         if query.after is not None:
             where.append("(deadline_at, id) > (?, ?)")
             params.extend(query.after)

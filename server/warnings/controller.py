@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated, Any
 
 import anyio
@@ -32,7 +33,9 @@ from server.warnings.vocab import FraudType, RiskLevel
 def provide_warning_service(
     store: NamedDependency[Store], settings: NamedDependency[Settings]
 ) -> WarningService:
-    return WarningService(store, settings.deadline_minutes())
+    return WarningService(
+        store, settings.deadline_minutes(), utc_offset_minutes=settings.report_utc_offset_minutes
+    )
 
 
 def _document_batch_body(data: JSONBody[WarningBatchIn]) -> None:  # pragma: no cover - never called
@@ -90,6 +93,8 @@ class WarningController(Controller):
         fraud_type: FromQuery[FraudType | None] = None,
         overdue: FromQuery[bool | None] = None,
         past_deadline: FromQuery[bool | None] = None,
+        received_from: FromQuery[date | None] = None,
+        received_to: FromQuery[date | None] = None,
         limit: Limit = 100,
         cursor: FromQuery[str | None] = None,
     ) -> WarningPage:
@@ -97,7 +102,8 @@ class WarningController(Controller):
 
         `overdue`: open, never contacted, past its risk level's minutes to first contact
         since it arrived (as reports and escalation count it); `past_deadline`: open and
-        past the platform's deadline_at."""
+        past the platform's deadline_at. `received_from`/`received_to`: arrived on those
+        local days (inclusive), the days the reports count a warning in."""
         query = WarningQuery(
             states=tuple(s.value for s in states or ()),
             station_id=station_id,
@@ -108,7 +114,9 @@ class WarningController(Controller):
             fraud_type=fraud_type.value if fraud_type else None,
             limit=limit,
         )
-        return warnings.list(principal, query, cursor, overdue, past_deadline)
+        return warnings.list(
+            principal, query, cursor, overdue, past_deadline, (received_from, received_to)
+        )
 
     @get("/{warning_id:int}", operation_id="getWarning", sync_to_thread=True)
     def get_warning(

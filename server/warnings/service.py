@@ -5,14 +5,14 @@ from __future__ import annotations
 import base64
 import hashlib
 from collections.abc import Callable, Mapping
-from datetime import datetime
+from datetime import UTC, date, datetime, time, timedelta, timezone
 from functools import cache
 from typing import Annotated, Any
 
 import msgspec
 
 from server.auth.principal import Principal
-from server.bounds import TIME_RANGE, Id, time_in_range
+from server.bounds import TIME_RANGE, Id, check_day, time_in_range
 from server.clock import iso
 from server.errors import ErrorCode, InputError, NotFound, problem
 from server.logs import get_logger
@@ -85,11 +85,21 @@ def decode_cursor(cursor: str) -> tuple[str, int]:
 
 
 class WarningService:
-    def __init__(self, store: Store, limits: Mapping[str, tuple[int, int]] | None = None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        limits: Mapping[str, tuple[int, int]] | None = None,
+        *,
+        utc_offset_minutes: int | None = None,
+    ) -> None:
         """limits: risk level -> (minutes to first contact, to an outcome), as settings
-        give them (Settings.deadline_minutes); the defaults when not given."""
+        give them (Settings.deadline_minutes); the defaults when not given. The UTC offset
+        of the local days a list filters by (the reports' days)."""
         self.store = store
         self.limits = dict(limits or Settings().deadline_minutes())
+        if utc_offset_minutes is None:
+            utc_offset_minutes = Settings().report_utc_offset_minutes
+        self.tz = timezone(timedelta(minutes=utc_offset_minutes))
 
     # -- ingest --------------------------------------------------------------------------
 
@@ -247,6 +257,7 @@ class WarningService:
         cursor: str | None,
         overdue: bool | None = None,
         past_deadline: bool | None = None,
+        received: tuple[date | None, date | None] = (None, None),
     ) -> WarningPage:
         if cursor:
             query = msgspec.structs.replace(query, after=decode_cursor(cursor))
@@ -256,10 +267,27 @@ class WarningService:
             overdue=overdue,
             limits=self.limits,
             past_deadline=past_deadline,
+            received=self._received_range(*received),
         )
         rows = self.store.list_warnings(principal.jurisdiction, query)
         next_cursor = encode_cursor(rows[-1]) if len(rows) == query.limit else None
         return WarningPage(items=[self.to_out(principal, r) for r in rows], next_cursor=next_cursor)
+
+    def _received_range(
+        self, first: date | None, last: date | None
+    ) -> tuple[datetime | None, datetime | None]:
+        """[start, end) in UTC of local days first..last, either end open."""
+        for name, day in (("received_from", first), ("received_to", last)):
+            if day is not None:
+                check_day(day, name)
+        if first is not None and last is not None and last < first:
+            raise InputError("received_to is before received_from", field="received_to")
+        start = None if first is None else datetime.combine(first, time(0), self.tz)
+        end = None if last is None else datetime.combine(last + timedelta(days=1), time(0), self.tz)
+        return (
+            None if start is None else start.astimezone(UTC),
+            None if end is None else end.astimezone(UTC),
+        )
 
     def get(self, principal: Principal, warning_id: int) -> WarningOut:
         return self.to_out(principal, self._visible(principal, warning_id))

@@ -13,6 +13,7 @@ from server.store.interface import Store
 from server.store.records import Actor, Jurisdiction
 from tests.support.api import as_platform, as_user
 from tests.support.city import TinyCity
+from tests.support.day import run_day
 
 pytestmark = pytest.mark.anyio
 
@@ -448,6 +449,7 @@ async def test_the_api_description_documents_the_publicity_operations(
         "listPublicityTasks",
         "getPublicityTask",
         "updatePublicityTask",
+        "listPublicitySessions",
     }
     assert all(op["tags"] == ["publicity"] for op in operations.values())
 
@@ -494,3 +496,25 @@ def test_a_task_is_read_whole_even_while_it_is_being_changed(store: Store, city:
     assert got is not None
     assert (got.version, got.officer_ids) == (1, [city.id("o1")])
     assert [(t.version, t.officer_ids) for t in listed] == [(2, [city.id("o2")])]
+
+
+async def test_the_station_sees_what_was_held_with_the_correction_counted_once(
+    client: httpx.AsyncClient, store: Store, clock: ManualClock, city: TinyCity
+) -> None:
+    day = await run_day(client, store, clock, city)
+    p1, p2 = day.publicity["P1"], day.publicity["P2"]
+    sup1 = await as_user(client, "sup1")
+    held = (await client.get(f"{TASKS}/{p1}/sessions", headers=sup1)).json()
+    first, correction = held["sessions"]
+    assert (first["attendance"], first["superseded"]) == (40, True)
+    assert (correction["attendance"], correction["supersedes"]) == (45, first["entry_id"])
+    assert correction["materials"] == [
+        {"kind": "leaflet", "count": 100},
+        {"kind": "poster", "count": 5},
+    ]
+    assert (held["attendance"], held["materials"]) == (45, 105)
+    # Nothing held yet at the other station's task; and it is not sup1's to see.
+    sup2 = await as_user(client, "sup2")
+    assert (await client.get(f"{TASKS}/{p2}/sessions", headers=sup2)).json()["sessions"] == []
+    missing = await client.get(f"{TASKS}/{p2}/sessions", headers=sup1)
+    assert missing.status_code == 404

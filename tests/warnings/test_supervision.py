@@ -292,3 +292,39 @@ async def test_overdue_in_the_list_is_the_overdue_the_report_counts(
         )
     ).json()
     assert report["total"]["warnings"]["overdue"] == len(listed)
+
+
+async def test_the_list_of_a_day_holds_the_warnings_the_reports_count_on_it(
+    client, city, clock: ManualClock
+) -> None:
+    """Local days (UTC+8), as the bulletin counts arrivals: 15:59Z on the 24th is the 24th's
+    last minute in Zhoukou, 16:00Z is the 25th's first."""
+    clock.set(clock.now().replace(month=11, day=24, hour=15, minute=59))
+    [on_the_24th] = await deliver(client, a_warning("411602001001"))
+    clock.set(clock.now().replace(hour=16, minute=0))
+    [on_the_25th] = await deliver(client, a_warning("411602001001"))
+    sup1 = await as_user(client, "sup1")
+
+    async def listed(**days: str) -> list[int]:
+        return [w["id"] for w in await every_page(client, sup1, {"limit": 1, **days})]
+
+    assert await listed(received_from="2026-11-25", received_to="2026-11-25") == [on_the_25th]
+    assert await listed(received_to="2026-11-24") == [on_the_24th]
+    assert sorted(await listed(received_from="2026-11-24")) == [on_the_24th, on_the_25th]
+    assert await listed(received_from="2026-11-26") == []
+    assert_problem(
+        await client.get(
+            "/api/v1/warnings/",
+            headers=sup1,
+            params={"received_from": "2026-11-25", "received_to": "2026-11-24"},
+        ),
+        400,
+        "validation_failed",
+        field="received_to",
+    )
+    assert_problem(
+        await client.get("/api/v1/warnings/", headers=sup1, params={"received_from": "9999-12-31"}),
+        400,
+        "validation_failed",
+        field="received_from",
+    )

@@ -4,7 +4,7 @@ visit moves the figures while the page stays open."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -82,6 +82,15 @@ def test_the_landing_page_shows_the_station_day_as_the_report_counts_it(
     expect(page.get_by_text("赵凤霞")).to_have_count(0)
     expect(page.get_by_text("王建国").first).to_be_visible()
     assert waiting != elsewhere
+    # Received yesterday: none of them; today: all three.
+    yesterday = (date.fromisoformat(today()) - timedelta(days=1)).isoformat()
+    for day, count in ((yesterday, 0), (today(), 3)):
+        dates = page.locator(".el-range-editor input")
+        dates.nth(0).fill(day)
+        dates.nth(1).fill(day)
+        dates.nth(1).press("Enter")
+        page.locator("[data-test=filter-search]").click()
+        expect(rows).to_have_count(count)
     # Typed in by hand, its page says "not found", as a missing warning's would.
     console.open(f"warnings/{elsewhere}")
     expect(page.locator("[data-test=not-found]")).to_be_visible()

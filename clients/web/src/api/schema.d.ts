@@ -632,6 +632,27 @@ export interface paths {
         patch: operations["updatePublicityTask"];
         trace?: never;
     };
+    "/api/v1/publicity-tasks/{task_id}/sessions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Sessions
+         * @description What was held: the task's visit log (held at, attendance, materials, photos,
+         *     review), oldest first, and the totals of the entries not superseded.
+         */
+        get: operations["listPublicitySessions"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/rejected-mutations": {
         parameters: {
             query?: never;
@@ -1070,7 +1091,8 @@ export interface paths {
          *
          *     `overdue`: open, never contacted, past its risk level's minutes to first contact
          *     since it arrived (as reports and escalation count it); `past_deadline`: open and
-         *     past the platform's deadline_at.
+         *     past the platform's deadline_at. `received_from`/`received_to`: arrived on those
+         *     local days (inclusive), the days the reports count a warning in.
          */
         get: operations["listWarnings"];
         put?: never;
@@ -1551,6 +1573,11 @@ export interface components {
             count: number;
             kind: string;
         };
+        /** MaterialOut */
+        MaterialOut: {
+            count: number;
+            kind: string;
+        };
         /** MeOut */
         MeOut: {
             city_id: string;
@@ -1716,6 +1743,33 @@ export interface components {
         PublicityPage: {
             items: components["schemas"]["PublicityTaskOut"][];
             next_cursor: string | null;
+        };
+        /** PublicitySessionOut */
+        PublicitySessionOut: {
+            attendance: number | null;
+            completed: boolean;
+            entry_id: string;
+            flags: string[];
+            held_at: string | null;
+            materials: components["schemas"]["MaterialOut"][];
+            notes: string | null;
+            officer_id: number;
+            photos: string[];
+            /** Format: date-time */
+            received_at: string;
+            /** Format: date-time */
+            recorded_at: string;
+            review: string | null;
+            review_note: string | null;
+            superseded: boolean;
+            supersedes: string | null;
+        };
+        /** PublicitySessionsOut */
+        PublicitySessionsOut: {
+            attendance: number;
+            materials: number;
+            sessions: components["schemas"]["PublicitySessionOut"][];
+            task_id: number;
         };
         /**
          * PublicityStatus
@@ -3876,6 +3930,46 @@ export interface operations {
             };
         };
     };
+    listPublicitySessions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                task_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PublicitySessionsOut"];
+                };
+            };
+            /** @description A problem document (RFC 9457) with a stable `code` */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A problem document (RFC 9457) with a stable `code` */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     listRejectedMutations: {
         parameters: {
             query?: {
@@ -4936,6 +5030,8 @@ export interface operations {
                 fraud_type?: components["schemas"]["FraudType"] | null;
                 overdue?: boolean | null;
                 past_deadline?: boolean | null;
+                received_from?: string | null;
+                received_to?: string | null;
                 limit?: number;
                 cursor?: string | null;
             };

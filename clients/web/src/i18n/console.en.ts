@@ -322,6 +322,7 @@ const consoleEn: ConsoleMessages = {
     required: 'Fill in every field',
     empty: 'No publicity task',
     loadMore: 'Load more',
+    photos: 'Photos',
     details: 'Records',
   },
   admin: {

@@ -346,6 +346,7 @@ const consoleZhCN = {
     required: '请填写完整',
     empty: '暂无宣传任务',
     loadMore: '加载更多',
+    photos: '现场照片',
     details: '开展记录',
   },
   admin: {
