@@ -173,6 +173,9 @@ class VisitOut(msgspec.Struct, kw_only=True):
     # Added with supervisors' review: their verdict on this entry, if any. A `returned`
     # entry is to be redone: the officer records a new entry that supersedes it.
     review: VisitReview | None = None
+    # Added for audit: the HLC of the record_visit mutation that brought this entry, so
+    # every entry can be matched to what a phone sent without reading the database.
+    hlc: str | None = None
 
 
 class WarningTask(msgspec.Struct, kw_only=True, tag="warning", tag_field="kind"):

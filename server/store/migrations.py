@@ -631,3 +631,22 @@ def m011_grid_datum(db: Database) -> None:
         "ALTER TABLE grid_positions ADD COLUMN datum TEXT NOT NULL DEFAULT 'wgs84'"
         " CHECK (datum IN ('wgs84', 'gcj02', 'bd09'))"
     )
+
+
+@migrations(name="m012_rejections_once")
+def m012_rejections_once(db: Database) -> None:
+    """A phone resends what the server turned away until it hears the verdict; each resend
+    is looked up here before it is kept, so the list holds each rejection once. Rows kept
+    twice before stay: they were received twice."""
+    db.execute(
+        "CREATE INDEX IF NOT EXISTS rejected_mutations_user_mutation"
+        " ON rejected_mutations(user_id, mutation_id)"
+    )
+
+
+@migrations(name="m013_field_mutation")
+def m013_field_mutation(db: Database) -> None:
+    """The mutation that set a field's value, so that a concurrent-edit conflict names the
+    losing edit as the phone sent it. NULL for values set before, or by a supervisor's
+    resolution (no phone sent those)."""
+    db.execute("ALTER TABLE field_values ADD COLUMN mutation_id TEXT")

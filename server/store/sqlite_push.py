@@ -166,7 +166,7 @@ class PushBatch:
         self.results: list[MutationResult] = []
         self.done: dict[str, tuple[str, MutationResult]] = {}
         self.visits: list[list[Any]] = []
-        self.fields: list[tuple[str, int, str, str | None, str, int]] = []
+        self.fields: list[tuple[str, int, str, str | None, str, int, str]] = []
         self.audit: list[AuditItem] = []
         self.rejected: list[tuple[Any, ...]] = []
 
@@ -206,11 +206,12 @@ class PushBatch:
                     task_kind=r["task_kind"],
                     task_id=r["task_id"],
                 )
-        self.field_values: dict[tuple[str, int, str], tuple[str | None, str, int]] = {}
+        # (value, hlc, user id, mutation id or None) of each field a push edits.
+        self.field_values: dict[tuple[str, int, str], tuple[str | None, str, int, str | None]] = {}
         edited = {(m.task_kind.value, m.task_id) for m in self.mutations if isinstance(m, SetField)}
         for kind, task_id in sorted(edited):
             for r in conn.execute(
-                "SELECT field, value, hlc, user_id FROM field_values"
+                "SELECT field, value, hlc, user_id, mutation_id FROM field_values"
                 " WHERE task_kind = ? AND task_id = ?",
                 (kind, task_id),
             ):
@@ -218,6 +219,7 @@ class PushBatch:
                     r["value"],
                     r["hlc"],
                     r["user_id"],
+                    r["mutation_id"],
                 )
 
     def _load_tasks(self, keys: set[Key]) -> dict[Key, _Task]:
@@ -469,8 +471,9 @@ class PushBatch:
                     task.scope,
                 )
             )
-            self.field_values[(*key, name)] = (mutation.value, hlc_text, self.ctx.user_id)
-            self.fields.append((*key, name, mutation.value, hlc_text, self.ctx.user_id))
+            mine = (mutation.value, hlc_text, self.ctx.user_id, mutation.mutation_id)
+            self.field_values[(*key, name)] = mine
+            self.fields.append((*key, name, *mine))
             task.touched = True
         conflict_id = None
         if decision.conflict and stored is not None:
@@ -509,9 +512,10 @@ class PushBatch:
             {(v[1], v[2], v[3]) for v in self.visits},
         )
         conn.executemany(
-            "INSERT INTO field_values (task_kind, task_id, field, value, hlc, user_id)"
-            " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (task_kind, task_id, field) DO UPDATE"
-            " SET value = excluded.value, hlc = excluded.hlc, user_id = excluded.user_id",
+            "INSERT INTO field_values (task_kind, task_id, field, value, hlc, user_id,"
+            " mutation_id) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (task_kind, task_id, field)"
+            " DO UPDATE SET value = excluded.value, hlc = excluded.hlc,"
+            " user_id = excluded.user_id, mutation_id = excluded.mutation_id",
             self.fields,
         )
         refresh = []
@@ -539,12 +543,7 @@ class PushBatch:
                 rows,
             )
         self.store._append_audit(conn, self.audit, self.actor)
-        conn.executemany(
-            "INSERT INTO rejected_mutations (user_id, device_pk, mutation_id, code, detail,"
-            " body, received_at, city_id, county_id, station_id)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            self.rejected,
-        )
+        keep_rejections(conn, self.rejected)
         conn.executemany(
             "INSERT INTO mutations (user_id, mutation_id, content_hash, result, received_at)"
             " VALUES (?, ?, ?, ?, ?)",
@@ -565,3 +564,21 @@ class PushBatch:
 
 def _hash(mutation: Mutation) -> str:
     return hashlib.sha256(_encode(mutation)).hexdigest()
+
+
+_KEEP_REJECTION = (
+    "INSERT INTO rejected_mutations (user_id, device_pk, mutation_id, code, detail, body,"
+    " received_at, city_id, county_id, station_id)"
+    " SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ? WHERE NOT EXISTS (SELECT 1 FROM rejected_mutations"
+    " WHERE user_id = ? AND mutation_id = ? AND code = ? AND body = ?)"
+)
+
+
+def keep_rejections(conn: sqlite3.Connection, rows: Sequence[tuple[Any, ...]]) -> None:
+    """Keep rejected mutations (user, device, mutation id, code, detail, body, received at,
+    city, county, station) for review, each once: a resend of the same mutation that meets
+    the same verdict changes nothing (PROTOCOL.md), not even this list."""
+    conn.executemany(
+        _KEEP_REJECTION,
+        [(*row, row[0], row[2], row[3], row[5]) for row in rows],
+    )

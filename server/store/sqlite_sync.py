@@ -125,11 +125,11 @@ class SQLiteSync(SQLiteScope, SQLiteClaims):
         self, ctx: PushContext, items: Sequence[tuple[str, str, str, str]]
     ) -> None:
         """Keep mutations that could not even be decoded: (mutation id, code, detail, body)."""
+        from server.store.sqlite_push import keep_rejections
+
         with self.transaction() as conn:
-            conn.executemany(
-                "INSERT INTO rejected_mutations (user_id, device_pk, mutation_id, code, detail,"
-                " body, received_at, city_id, county_id, station_id)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            keep_rejections(
+                conn,
                 [
                     (
                         ctx.user_id,
@@ -200,17 +200,26 @@ class SQLiteSync(SQLiteScope, SQLiteClaims):
         mutation: SetField,
         hlc: HLC,
         decision: merge.FieldDecision,
-        stored: tuple[str | None, str, int],
+        stored: tuple[str | None, str, int, str | None],
         ctx: PushContext,
     ) -> int:
-        """Keep both values of a concurrent edit: the winner's and the one that lost."""
-        stored_value, stored_hlc, stored_user = stored
-        if decision.apply:
-            winner = {"value": mutation.value, "hlc": hlc.encode(), "user_id": ctx.user_id}
-            loser = {"value": stored_value, "hlc": stored_hlc, "user_id": stored_user}
-        else:
-            winner = {"value": stored_value, "hlc": stored_hlc, "user_id": stored_user}
-            loser = {"value": mutation.value, "hlc": hlc.encode(), "user_id": ctx.user_id}
+        """Keep both values of a concurrent edit, the winner's and the one that lost, each
+        with the mutation that set it (None: set by a supervisor's resolution, or before
+        mutations were kept with values), so an auditor matches both to what phones sent."""
+        stored_value, stored_hlc, stored_user, stored_mutation = stored
+        theirs = {
+            "value": stored_value,
+            "hlc": stored_hlc,
+            "user_id": stored_user,
+            "mutation_id": stored_mutation,
+        }
+        mine = {
+            "value": mutation.value,
+            "hlc": hlc.encode(),
+            "user_id": ctx.user_id,
+            "mutation_id": mutation.mutation_id,
+        }
+        winner, loser = (mine, theirs) if decision.apply else (theirs, mine)
         cur = conn.execute(
             "INSERT INTO conflicts (rule, task_kind, task_id, city_id, county_id,"
             " station_id, officer_ids, entry_id, winner, loser, created_at)"
@@ -469,7 +478,7 @@ class SQLiteSync(SQLiteScope, SQLiteClaims):
                     "INSERT INTO field_values (task_kind, task_id, field, value, hlc, user_id)"
                     " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (task_kind, task_id, field)"
                     " DO UPDATE SET value = excluded.value, hlc = excluded.hlc,"
-                    " user_id = excluded.user_id",
+                    " user_id = excluded.user_id, mutation_id = NULL",
                     (
                         row["task_kind"],
                         row["task_id"],

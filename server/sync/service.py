@@ -310,6 +310,7 @@ def _visits_out(rows: list[dict[str, Any]]) -> list[VisitOut]:
                 )
                 if r.get("review_decision")
                 else None,
+                hlc=r.get("hlc"),
             )
         )
     return out

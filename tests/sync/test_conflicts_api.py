@@ -73,19 +73,23 @@ async def test_a_losing_field_value_can_be_preferred(client, city, store) -> Non
     warning = await deliver(client)
     phone = await as_user(client, "o1", device="phone-a")
     tablet = await as_user(client, "o1", device="tablet-b")
-    await push(
-        client,
-        phone,
-        set_notes(warning, "A", node="phone-a", hlc_text=hlc("phone-a", 1_764_050_000_000)),
-    )
-    [verdict] = (
-        await push(
-            client,
-            tablet,
-            set_notes(warning, "B", node="tablet-b", hlc_text=hlc("tablet-b", 1_764_040_000_000)),
-        )
-    )["results"]
+    first = set_notes(warning, "A", node="phone-a", hlc_text=hlc("phone-a", 1_764_050_000_000))
+    await push(client, phone, first)
+    late = set_notes(warning, "B", node="tablet-b", hlc_text=hlc("tablet-b", 1_764_040_000_000))
+    [verdict] = (await push(client, tablet, late))["results"]
     sup1 = await as_user(client, "sup1")
+    # Both sides name the edit that brought them, as the phones sent it (issue 12).
+    conflict = (
+        await client.get(f"/api/v1/conflicts/{verdict['conflict_id']}", headers=sup1)
+    ).json()
+    assert (conflict["winner"]["mutation_id"], conflict["winner"]["hlc"]) == (
+        first["mutation_id"],
+        first["hlc"],
+    )
+    assert (conflict["loser"]["mutation_id"], conflict["loser"]["value"]) == (
+        late["mutation_id"],
+        "B",
+    )
     await client.post(
         f"/api/v1/conflicts/{verdict['conflict_id']}/resolve",
         headers=sup1,
@@ -148,6 +152,34 @@ async def test_rejected_mutations_are_kept_for_review(client, city) -> None:
         403,
         "forbidden",
     )
+
+
+async def test_a_rejection_resent_until_the_phone_hears_it_is_kept_once(client, city) -> None:
+    """Issue 12: every resend of a turned-away mutation used to add a row for review."""
+    mine, theirs = await deliver(client), await deliver(client, "411602002001")
+    o1 = await as_user(client, "o1")
+    first = visit(mine)
+    malformed = {**visit(mine), "hlc": "not a clock"}
+    reused = {**visit(mine, outcome="refused"), "mutation_id": first["mutation_id"]}
+    not_assigned = visit(theirs)
+    await push(client, o1, first)
+    verdicts = []
+    for _ in range(3):  # the answer was lost twice
+        out = await push(client, o1, malformed, reused, not_assigned)
+        verdicts.append([(r["status"], r["problem"]["code"]) for r in out["results"]])
+    assert verdicts[0] == verdicts[1] == verdicts[2]
+    assert [code for _, code in verdicts[0]] == [
+        "malformed_mutation",
+        "mutation_id_reused",
+        "not_assigned",
+    ]
+    sup1 = await as_user(client, "sup1")
+    kept = (await client.get("/api/v1/rejected-mutations", headers=sup1)).json()["items"]
+    assert sorted(k["code"] for k in kept) == [
+        "malformed_mutation",
+        "mutation_id_reused",
+        "not_assigned",
+    ]
 
 
 async def test_the_reports_count_the_amount_of_whichever_side_holds_the_outcome(

@@ -55,7 +55,8 @@ async def test_a_visit_recorded_offline_is_pushed_and_closes_the_warning(
     [warning] = await deliver(client, a_warning("411602001001"))
     o1 = await as_user(client, "o1")
     _, cursor, _ = await pull_all(client, o1)
-    result = await push(client, o1, visit(warning, amount_prevented=100_000, photos=["ab" * 32]))
+    sent = visit(warning, amount_prevented=100_000, photos=["ab" * 32])
+    result = await push(client, o1, sent)
     assert [r["status"] for r in result["results"]] == ["applied"]
     changes, cursor, digest = await pull_all(client, o1, cursor)
     [upsert] = changes
@@ -63,6 +64,7 @@ async def test_a_visit_recorded_offline_is_pushed_and_closes_the_warning(
     assert upsert["task"]["outcome"] == "dissuaded"
     assert upsert["visits"][0]["amount_prevented"] == 100_000
     assert upsert["visits"][0]["photos"] == ["ab" * 32]
+    assert upsert["visits"][0]["hlc"] == sent["hlc"]  # matched to what the phone sent
     assert digest == checksum.of([("warning", warning, upsert["task"]["version"])])
     sup1 = await as_user(client, "sup1")
     seen = (await client.get(f"/api/v1/warnings/{warning}", headers=sup1)).json()

@@ -2288,6 +2288,7 @@ export interface components {
             entry_id: string;
             flags?: string[];
             held_at?: string | null;
+            hlc?: string | null;
             materials?: components["schemas"]["Material"][];
             notes?: string | null;
             officer_id: number;
