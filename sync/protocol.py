@@ -62,6 +62,12 @@ class Material(msgspec.Struct, kw_only=True):
 # -- push: phone -> server --------------------------------------------------------------
 
 
+# How far a phone's clock may be off before its records are flagged for review, and how
+# far a visit's own times may fall outside the span its task allows (after the task
+# arrived, before the server received the visit) before they are taken as impossible.
+CLOCK_TOLERANCE_MS = 10 * 60 * 1000
+
+
 class VisitEntry(msgspec.Struct, kw_only=True):
     """One entry of a task's visit log. Evidence: never changed, only superseded."""
 

@@ -8,6 +8,7 @@ seeds in about a second; `beatsync serve --demo` lives 35 days of about 300 a da
 from __future__ import annotations
 
 import os
+import re
 import sqlite3
 import subprocess
 import sys
@@ -240,6 +241,20 @@ def test_serve_demo_lives_its_past_first_then_takes_warnings_live(tmp_path: Path
             assert bulletin["total"]["warnings"]["received"] > 100
             assert bulletin["total"]["warnings"]["visited"] > 0
             assert _live_deliveries(http, headers) > 0
+        # The README's device example, as a reader runs it against this server: its visit
+        # is applied, and its times are ones that could be true (issue 12).
+        example = re.search(r"```python\n(.*?)```", (ROOT / "README.md").read_text(), re.S)
+        assert example is not None
+        code = example.group(1).replace("http://127.0.0.1:8000", base)
+        code = code.replace('"phone.db"', repr(str(tmp_path / "phone.db")))
+        reader: dict[str, Any] = {}
+        exec(compile(code, "README.md", "exec"), reader)  # noqa: S102 - our own README
+        assert reader["pushed"].applied == 1
+        phone, task = reader["phone"], reader["task"]
+        mine = max(phone.task(task.kind, task.id).visits, key=lambda v: v.received_at)
+        assert mine.amount_prevented == 100_000
+        assert "impossible_time" not in mine.flags
+        phone.close()
     finally:
         server.terminate()
         server.wait(10)

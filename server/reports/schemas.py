@@ -21,6 +21,11 @@ class WarningFigures(msgspec.Struct, kw_only=True):
     its risk level's time (BEATSYNC_CONTACT_MINUTES) of arrival; a later contact is
     visited and `late`. overdue: still open, never contacted, past that time now.
     Minutes from dispatch to first contact: nearest-rank median and p90 over visited.
+    The first contact's time is the phone's (arrived_at, else recorded_at), held between
+    the warning's dispatch and the server's receipt of the visit; a visit whose times fall
+    outside that span by more than the clock tolerance (10 min) is flagged
+    `impossible_time` for review and counted at the server's receipt: a time the server
+    saw itself, and never earlier than the contact.
     """
 
     received: int = 0

@@ -16,6 +16,9 @@ class Reason(StrEnum):
     NO_PHOTO = "no_photo"  # face to face claimed, no photo
     FAR_FROM_ADDRESS = "far_from_address"  # position far from the grid's centroid
     CLOCK_SKEW = "clock_skew"  # the phone's clock was far off
+    # Its times fall before the task arrived or after the server received it, beyond the
+    # clock tolerance: the reports count its contact at the server's receipt instead.
+    IMPOSSIBLE_TIME = "impossible_time"
     VISIT_AFTER_REASSIGN = "visit_after_reassign"
     VISIT_AFTER_CANCEL = "visit_after_cancel"
     SYNC_CONFLICT = "sync_conflict"  # a sync conflict record names this entry

@@ -61,7 +61,12 @@ def reasons_for(row: dict[str, Any], limit_m: float) -> tuple[list[Reason], floa
         distance = round(distance_m(row["lat"], row["lon"], grid_lat, grid_lon), 1)
         if distance > limit_m:
             reasons.append(Reason.FAR_FROM_ADDRESS)
-    for flag in (Reason.CLOCK_SKEW, Reason.VISIT_AFTER_REASSIGN, Reason.VISIT_AFTER_CANCEL):
+    for flag in (
+        Reason.CLOCK_SKEW,
+        Reason.IMPOSSIBLE_TIME,
+        Reason.VISIT_AFTER_REASSIGN,
+        Reason.VISIT_AFTER_CANCEL,
+    ):
         if flag.value in flags:
             reasons.append(flag)
     if row.get("conflicts"):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import sqlite3
 from collections.abc import Sequence
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import msgspec
@@ -21,7 +22,14 @@ from server.store.sqlite_scope import PUBLICITY_FINAL, WARNING_FINAL, KnownTask,
 from server.store.sync_records import PushContext
 from sync import merge
 from sync.hlc import HLC
-from sync.protocol import MutationProblem, MutationResult, RecordVisit, SetField
+from sync.protocol import (
+    CLOCK_TOLERANCE_MS,
+    MutationProblem,
+    MutationResult,
+    RecordVisit,
+    SetField,
+    VisitEntry,
+)
 from sync.vocab import TaskKind
 
 if TYPE_CHECKING:
@@ -45,9 +53,12 @@ WARNING_READ = (
     "first_contact_at",
     "closed_at",
     "version",
+    # When a visit can have happened: after the warning arrived (and was dispatched).
+    "created_at",
+    "dispatched_at",
     *SCOPE_COLUMNS,
 )
-PUBLICITY_READ = ("id", "status", "closed_at", "version", *SCOPE_COLUMNS)
+PUBLICITY_READ = ("id", "status", "closed_at", "version", "created_at", *SCOPE_COLUMNS)
 
 
 class Prepared(NamedTuple):
@@ -343,10 +354,13 @@ class PushBatch:
             return self._reject(
                 mutation, decision.rejection or merge.Rejection.UNKNOWN_TASK, decision.detail, field
             )
-        flags = (["clock_skew"] if self.ctx.skew_flagged else []) + (
-            [decision.conflict.value] if decision.conflict else []
+        impossible = self._impossible_time(entry, task.row)
+        flags = (
+            (["clock_skew"] if self.ctx.skew_flagged else [])
+            + ([decision.conflict.value] if decision.conflict else [])
+            + (["impossible_time"] if impossible else [])
         )
-        before, after = self._apply(task, decision, mutation)
+        before, after = self._apply(task, decision, mutation, impossible)
         hlc_text = hlc.encode()
         self._keep_visit(mutation, prep, hlc_text, flags, task, before, after)
         conflict_id = None
@@ -412,8 +426,36 @@ class PushBatch:
             )
         )
 
+    def _window(self, row: dict[str, Any]) -> tuple[datetime, datetime]:
+        """When a visit to this task can have happened: from the task's arrival to the
+        server's receipt of the visit."""
+        return datetime.fromisoformat(row["created_at"]), datetime.fromisoformat(
+            self.ctx.received_at
+        )
+
+    def _impossible_time(self, entry: VisitEntry, row: dict[str, Any]) -> bool:
+        """A visit whose own times fall outside its window by more than a phone's clock
+        may be off. Evidence is never refused for its clock: it is flagged for review."""
+        start, end = self._window(row)
+        slack = timedelta(milliseconds=CLOCK_TOLERANCE_MS)
+        return any(
+            at is not None and not start - slack <= at <= end + slack
+            for at in (entry.recorded_at, entry.arrived_at, entry.held_at)
+        )
+
+    def _contact_time(self, entry: VisitEntry, row: dict[str, Any], impossible: bool) -> str:
+        """The first contact's time as the reports count it: the server's receipt for a
+        visit with impossible times; otherwise the phone's, held within the window (a
+        contact minutes before dispatch, within the tolerance, counts as at dispatch)."""
+        start, end = self._window(row)
+        if impossible:
+            return iso(end)
+        dispatched = datetime.fromisoformat(row.get("dispatched_at") or row["created_at"])
+        at = entry.arrived_at or entry.recorded_at
+        return iso(min(max(at, dispatched, start), end))
+
     def _apply(
-        self, task: _Task, decision: merge.VisitDecision, mutation: RecordVisit
+        self, task: _Task, decision: merge.VisitDecision, mutation: RecordVisit, impossible: bool
     ) -> tuple[dict[str, Any], dict[str, Any]]:
         """Every visit touches its task: the visit log is part of what phones hold.
 
@@ -438,7 +480,7 @@ class PushBatch:
             and entry.contact is not None
             and task.row["first_contact_at"] is None
         ):
-            task.set("first_contact_at", iso(entry.arrived_at or entry.recorded_at))
+            task.set("first_contact_at", self._contact_time(entry, task.row, impossible))
         return before, {k: task.row[k] for k in before}
 
     def _field(self, mutation: SetField, hlc: HLC) -> MutationResult:

@@ -9,6 +9,7 @@ from typing import Any
 import msgspec
 
 from server.auth.principal import Principal
+from server.bounds import TIME_RANGE, time_in_range
 from server.clock import iso
 from server.errors import BeatsyncError, ErrorCode, InputError
 from server.logs import get_logger
@@ -19,6 +20,7 @@ from server.store.sync_records import PullItem, PushContext
 from server.warnings.service import mask_id_number
 from sync.merge import Rejection
 from sync.protocol import (
+    CLOCK_TOLERANCE_MS,
     MAX_MUTATIONS,
     AwareDatetime,
     Change,
@@ -43,7 +45,7 @@ from sync.protocol import (
 
 log = get_logger("beatsync.sync")
 # A phone whose clock is this far off has its records flagged for a supervisor's eye.
-SKEW_FLAG_MS = 10 * 60 * 1000
+SKEW_FLAG_MS = CLOCK_TOLERANCE_MS
 _cursor = msgspec.json.Decoder(tuple[str, int, str])
 _list = msgspec.json.Decoder(list[Any])
 _materials = msgspec.json.Decoder(list[Material])
@@ -131,13 +133,47 @@ def _decode_push(body: bytes) -> _DecodedPush:
     return decoded
 
 
+_VISIT_TIMES = ("recorded_at", "arrived_at", "held_at")
+
+
+def _bound_times(decoded: _DecodedPush) -> _DecodedPush:
+    """Refuse, mutation by mutation, visit times no clock could show (outside the window
+    ingest allows, server/bounds.py): kept for review as malformed, like any mutation that
+    cannot be read. A time inside it but impossible for its task is flagged instead."""
+    valid = []
+    for index, mutation in decoded.valid:
+        if isinstance(mutation, RecordVisit):
+            wrong = next(
+                (
+                    name
+                    for name in _VISIT_TIMES
+                    if (at := getattr(mutation.entry, name)) is not None and not time_in_range(at)
+                ),
+                None,
+            )
+            if wrong is not None:
+                code = Rejection.MALFORMED_MUTATION.value
+                detail = f"{wrong} must lie {TIME_RANGE}"
+                decoded.malformed[index] = MutationResult(
+                    mutation_id=mutation.mutation_id,
+                    status="rejected",
+                    problem=MutationProblem(code=code, detail=detail, field=f"entry.{wrong}"),
+                )
+                body = msgspec.json.encode(mutation).decode()
+                decoded.kept.append((mutation.mutation_id, code, detail, body))
+                continue
+        valid.append((index, mutation))
+    decoded.valid = valid
+    return decoded
+
+
 class SyncService:
     def __init__(self, store: Store) -> None:
         self.store = store
 
     def push_raw(self, principal: Principal, body: bytes) -> PushResponse:
         """Decode a push mutation by mutation; a malformed one is rejected alone and kept."""
-        decoded = _decode_push(body)
+        decoded = _bound_times(_decode_push(body))
         ctx = self._context(principal, decoded.device_time)
         if decoded.kept:
             self.store.record_rejections(ctx, decoded.kept)

@@ -276,8 +276,10 @@ REPORTED_AT = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
 
 
 def push_visit(store: Store, officer: int, task: int, arrived: str, **entry: object) -> None:
-    ctx = push_context(officer, datetime(2026, 11, 25, 8, 0, tzinfo=UTC))
-    body = visit(task, arrived_at=f"2026-11-25T{arrived}:00+00:00", **entry)
+    at = f"2026-11-25T{arrived}:00+00:00"
+    # Received a minute after the officer arrived: the visit's times are believable.
+    ctx = push_context(officer, datetime.fromisoformat(at) + timedelta(minutes=1))
+    body = visit(task, arrived_at=at, recorded_at=at, **entry)
     [result], _ = store.apply_push(ctx, [msgspec.convert(body, RecordVisit)])
     assert result.status == "applied", result
 

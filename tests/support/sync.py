@@ -37,8 +37,10 @@ def visit(
 ) -> dict[str, Any]:
     body: dict[str, Any] = {
         "entry_id": entry_id or new_id(),
-        "recorded_at": "2026-11-25T09:30:00+08:00",
-        "arrived_at": "2026-11-25T09:20:00+08:00",
+        # Minutes after the tests' clock starts (08:00Z, when their warnings arrive): a
+        # visit the server can believe (an earlier one is flagged impossible_time).
+        "recorded_at": "2026-11-25T16:05:00+08:00",
+        "arrived_at": "2026-11-25T16:02:00+08:00",
         "contact": contact,
         "outcome": outcome,
         "position": {"lat": 33.62, "lon": 114.65, "accuracy_m": 12.0},

@@ -1896,7 +1896,7 @@ export interface components {
          * @description Why a visit needs a supervisor's eye.
          * @enum {string}
          */
-        Reason: "no_photo" | "far_from_address" | "clock_skew" | "visit_after_reassign" | "visit_after_cancel" | "sync_conflict" | "resubmitted";
+        Reason: "no_photo" | "far_from_address" | "clock_skew" | "impossible_time" | "visit_after_reassign" | "visit_after_cancel" | "sync_conflict" | "resubmitted";
         /** ReassignIn */
         ReassignIn: {
             expected_version?: number | null;

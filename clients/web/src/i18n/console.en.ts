@@ -241,6 +241,7 @@ const consoleEn: ConsoleMessages = {
     no_photo: 'No photo',
     far_from_address: 'Far from the address',
     clock_skew: 'Phone clock far off',
+    impossible_time: 'Visit time impossible (before the warning or after upload)',
     visit_after_reassign: 'Visit after reassignment',
     visit_after_cancel: 'Visit after cancellation',
     sync_conflict: 'Sync conflict',

@@ -262,6 +262,7 @@ const consoleZhCN = {
     no_photo: '无现场照片',
     far_from_address: '定位距预警地址过远',
     clock_skew: '手机时间与服务器相差较大',
+    impossible_time: '走访时间不可能（早于预警到达或晚于上传）',
     visit_after_reassign: '改派后走访',
     visit_after_cancel: '撤销后走访',
     sync_conflict: '同步冲突',

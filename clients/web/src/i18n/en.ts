@@ -393,6 +393,7 @@ const en: Messages = {
   },
   flag: {
     clock_skew: 'Phone clock far from the server',
+    impossible_time: 'Visit time impossible (before the warning or after upload)',
     visit_after_reassign: 'Visit after reassignment',
     visit_after_cancel: 'Visit after cancellation',
     double_visit: 'Double visit',

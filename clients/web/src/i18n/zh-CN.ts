@@ -390,6 +390,7 @@ const zhCN = {
   },
   flag: {
     clock_skew: '手机时间与服务器相差较大',
+    impossible_time: '走访时间不可能（早于预警到达或晚于上传）',
     visit_after_reassign: '改派后走访',
     visit_after_cancel: '撤销后走访',
     double_visit: '重复处置',
