@@ -129,6 +129,7 @@ def add_problem_responses(app: Litestar) -> None:
     request bodies as strictly as they are decoded.
     """
     _accept_the_session_cookie(app)
+    _describe_headers_and_cursors(app)
     document = app.openapi_schema
     public = [re.compile(p) for p in PUBLIC_PATHS]
     public_operations = _public_operations(app)
@@ -163,6 +164,54 @@ def add_problem_responses(app: Litestar) -> None:
             responses["4XX"] = problem
             responses["5XX"] = problem
             operation.responses = responses
+
+
+# Response headers that carry a number; every other documented header is a string.
+_INTEGER_HEADERS = frozenset({"Upload-Offset", "Upload-Length", "Tus-Max-Size"})
+# Sent on every tus answer (and required of every tus request, though a request without
+# it is answered 412 by hand, as tus says, rather than refused by the decoder).
+_REQUIRED_HEADERS = frozenset({"Tus-Resumable", "Upload-Offset"})
+_CURSOR = (
+    "An opaque cursor, as this server gave it out: pass it back unchanged; never build"
+    " or parse one."
+)
+
+
+def _describe_headers_and_cursors(app: Litestar) -> None:
+    """Litestar writes a documentation-only response header without a schema, which
+    OpenAPI requires; and nothing says a cursor is opaque. Both are said here, so that
+    validators and client generators take the document as it is."""
+    document = app.openapi_schema
+    for path_item in (document.paths or {}).values():
+        for method in ("get", "put", "post", "delete", "patch", "head", "options"):
+            operation = getattr(path_item, method, None)
+            if operation is None:
+                continue
+            for parameter in operation.parameters or []:
+                if isinstance(parameter, Reference):
+                    continue
+                if parameter.name == "Tus-Resumable":
+                    parameter.required = True
+                if parameter.name == "cursor" and not parameter.description:
+                    parameter.description = _CURSOR
+            for response in (operation.responses or {}).values():
+                if not isinstance(response, OpenAPIResponse):
+                    continue
+                for name, header in (response.headers or {}).items():
+                    if isinstance(header, Reference):
+                        continue
+                    if header.schema is None:
+                        kind = (
+                            OpenAPIType.INTEGER if name in _INTEGER_HEADERS else OpenAPIType.STRING
+                        )
+                        header.schema = Schema(type=kind)
+                    if name in _REQUIRED_HEADERS:
+                        header.required = True
+    for schema in (document.components.schemas or {}).values():
+        if isinstance(schema, Schema):
+            cursor = (schema.properties or {}).get("next_cursor")
+            if isinstance(cursor, Schema) and not cursor.description:
+                cursor.description = _CURSOR + " None: this was the last page."
 
 
 def render(app: Litestar) -> bytes:

@@ -5,7 +5,7 @@ from datetime import datetime
 import msgspec
 
 
-class DeviceOut(msgspec.Struct, kw_only=True):
+class OfficerDeviceOut(msgspec.Struct, kw_only=True):
     device_pk: int
     device_id: str
     name: str
@@ -26,7 +26,7 @@ class OfficerOversight(msgspec.Struct, kw_only=True):
     name: str
     station_id: str | None
     active: bool
-    devices: list[DeviceOut]
+    devices: list[OfficerDeviceOut]
     last_seen_at: datetime | None
     last_push_at: datetime | None
     open_warnings: int

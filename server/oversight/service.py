@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from server.auth.principal import Principal
 from server.clock import parse_iso
-from server.oversight.schemas import DeviceOut, OfficerOversight, OversightPage
+from server.oversight.schemas import OfficerDeviceOut, OfficerOversight, OversightPage
 from server.settings import Settings
 from server.store.interface import Store
 
@@ -17,10 +17,10 @@ class OversightService:
     def officers(self, principal: Principal) -> OversightPage:
         officers = self.store.list_users(principal.jurisdiction, role="officer")
         ids = [u.id for u in officers]
-        devices: dict[int, list[DeviceOut]] = {}
+        devices: dict[int, list[OfficerDeviceOut]] = {}
         for d in self.store.list_devices(ids):
             devices.setdefault(d.user_id, []).append(
-                DeviceOut(
+                OfficerDeviceOut(
                     device_pk=d.id,
                     device_id=d.device_id,
                     name=d.name,

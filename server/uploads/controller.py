@@ -63,7 +63,7 @@ TusResumable = Annotated[
     str | None,
     HeaderParameter(
         name="Tus-Resumable",
-        required=False,
+        required=False,  # checked by hand: a missing one answers 412, as tus says
         description="The tus version: 1.0.0 (anything else, or none, gets 412)",
     ),
 ]
@@ -149,6 +149,8 @@ def _check_body_type(request: Request[Any, Any, Any], *, required: bool) -> bool
 
 
 def _header(name: str, description: str) -> ResponseHeader:
+    """A response header for the document only (the handlers set their own); its schema
+    is added with the rest of the document (server/openapi.py)."""
     return ResponseHeader(name=name, description=description, documentation_only=True)
 
 

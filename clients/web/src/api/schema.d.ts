@@ -118,7 +118,9 @@ export interface paths {
         put?: never;
         /**
          * Refresh
-         * @description Trade a refresh token for a new pair; each refresh token works once.
+         * @description Trade a refresh token for a new pair. Each refresh token works once: the same
+         *     one again within BEATSYNC_REFRESH_RETRY_WINDOW (a retry after a lost answer) gets
+         *     the same new refresh token back; any other reuse revokes the session.
          */
         post: operations["refreshToken"];
         delete?: never;
@@ -166,8 +168,9 @@ export interface paths {
         /**
          * Refresh
          * @description Trade the refresh cookie for new cookies, as POST /api/v1/auth/refresh does for
-         *     a refresh token: each works once, and a reused one ends the session. Send the
-         *     CSRF token in X-CSRF-Token.
+         *     a refresh token: each works once (a retry within the retry window gets the same
+         *     cookies again), and a reused one ends the session. Send the CSRF token in
+         *     X-CSRF-Token.
          */
         post: operations["refreshSession"];
         delete?: never;
@@ -1395,6 +1398,19 @@ export interface components {
          * @enum {string}
          */
         Decision: "uphold" | "prefer_other";
+        /** DeviceOut */
+        DeviceOut: {
+            device_id: string;
+            /** Format: date-time */
+            first_seen: string;
+            id: number;
+            /** Format: date-time */
+            last_seen: string;
+            name: string;
+            revoked_at: string | null;
+            revoked_by: number | null;
+            user_id: number;
+        };
         /** DispatchedEvent */
         DispatchedEvent: {
             actor: components["schemas"]["ActorOut"] | null;
@@ -1606,10 +1622,21 @@ export interface components {
             /** @enum {string} */
             status: "applied" | "conflict" | "rejected";
         };
+        /** OfficerDeviceOut */
+        OfficerDeviceOut: {
+            device_id: string;
+            device_pk: number;
+            /** Format: date-time */
+            first_seen: string;
+            /** Format: date-time */
+            last_seen: string;
+            name: string;
+            revoked_at: string | null;
+        };
         /** OfficerOversight */
         OfficerOversight: {
             active: boolean;
-            devices: components["schemas"]["oversight_schemas_DeviceOut"][];
+            devices: components["schemas"]["OfficerDeviceOut"][];
             last_push_at: string | null;
             last_rejected_at: string | null;
             last_rejected_code: string | null;
@@ -1742,6 +1769,7 @@ export interface components {
         /** PublicityPage */
         PublicityPage: {
             items: components["schemas"]["PublicityTaskOut"][];
+            /** @description An opaque cursor, as this server gave it out: pass it back unchanged; never build or parse one. None: this was the last page. */
             next_cursor: string | null;
         };
         /** PublicitySessionOut */
@@ -2422,6 +2450,7 @@ export interface components {
         /** WarningPage */
         WarningPage: {
             items: components["schemas"]["WarningOut"][];
+            /** @description An opaque cursor, as this server gave it out: pass it back unchanged; never build or parse one. None: this was the last page. */
             next_cursor: string | null;
         };
         /** WarningPatch */
@@ -2486,30 +2515,6 @@ export interface components {
             last_delivered_feed_id: number;
             last_error: string | null;
             next_attempt_at: string | null;
-        };
-        /** DeviceOut */
-        devices_schemas_DeviceOut: {
-            device_id: string;
-            /** Format: date-time */
-            first_seen: string;
-            id: number;
-            /** Format: date-time */
-            last_seen: string;
-            name: string;
-            revoked_at: string | null;
-            revoked_by: number | null;
-            user_id: number;
-        };
-        /** DeviceOut */
-        oversight_schemas_DeviceOut: {
-            device_id: string;
-            device_pk: number;
-            /** Format: date-time */
-            first_seen: string;
-            /** Format: date-time */
-            last_seen: string;
-            name: string;
-            revoked_at: string | null;
         };
     };
     responses: never;
@@ -3068,7 +3073,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["devices_schemas_DeviceOut"][];
+                    "application/json": components["schemas"]["DeviceOut"][];
                 };
             };
             /** @description A problem document (RFC 9457) with a stable `code` */
@@ -3106,7 +3111,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["devices_schemas_DeviceOut"][];
+                    "application/json": components["schemas"]["DeviceOut"][];
                 };
             };
             /** @description A problem document (RFC 9457) with a stable `code` */
@@ -3146,7 +3151,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["devices_schemas_DeviceOut"];
+                    "application/json": components["schemas"]["DeviceOut"];
                 };
             };
             /** @description A problem document (RFC 9457) with a stable `code` */
@@ -3470,9 +3475,9 @@ export interface operations {
             200: {
                 headers: {
                     /** @description bytes */
-                    "Accept-Ranges"?: unknown;
+                    "Accept-Ranges"?: string;
                     /** @description The sha256, quoted: the content never changes */
-                    ETag?: unknown;
+                    ETag?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3538,7 +3543,7 @@ export interface operations {
             200: {
                 headers: {
                     /** @description Quoted sha256 of the photo, with -thumb */
-                    ETag?: unknown;
+                    ETag?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3644,6 +3649,7 @@ export interface operations {
     listOutcomes: {
         parameters: {
             query?: {
+                /** @description An opaque cursor, as this server gave it out: pass it back unchanged; never build or parse one. */
                 cursor?: string | null;
                 limit?: number;
             };
@@ -3768,6 +3774,7 @@ export interface operations {
                 status?: components["schemas"]["PublicityStatus"][] | null;
                 active_on?: string | null;
                 limit?: number;
+                /** @description An opaque cursor, as this server gave it out: pass it back unchanged; never build or parse one. */
                 cursor?: string | null;
             };
             header?: never;
@@ -4437,6 +4444,7 @@ export interface operations {
     syncPull: {
         parameters: {
             query?: {
+                /** @description An opaque cursor, as this server gave it out: pass it back unchanged; never build or parse one. */
                 cursor?: string | null;
                 limit?: number;
             };
@@ -4605,7 +4613,7 @@ export interface operations {
                 /** @description `sha256` (required: lowercase hex of the whole photo), `filename`, `filetype`; each value base64 */
                 "Upload-Metadata": string;
                 /** @description The tus version: 1.0.0 (anything else, or none, gets 412) */
-                "Tus-Resumable"?: string | null;
+                "Tus-Resumable": string | null;
                 /** @description `sha1 <base64 digest>` or `sha256 <base64 digest>` of this body; a body that does not match is dropped with 460 */
                 "Upload-Checksum"?: string | null;
             };
@@ -4622,13 +4630,13 @@ export interface operations {
             201: {
                 headers: {
                     /** @description The upload's URL */
-                    Location?: unknown;
+                    Location?: string;
                     /** @description 1.0.0 */
-                    "Tus-Resumable"?: unknown;
+                    "Tus-Resumable": string;
                     /** @description When an unfinished upload will be removed */
-                    "Upload-Expires"?: unknown;
+                    "Upload-Expires"?: string;
                     /** @description How many bytes of the upload the server holds */
-                    "Upload-Offset"?: unknown;
+                    "Upload-Offset": number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4668,15 +4676,15 @@ export interface operations {
             204: {
                 headers: {
                     /** @description sha1,sha256 */
-                    "Tus-Checksum-Algorithm"?: unknown;
+                    "Tus-Checksum-Algorithm"?: string;
                     /** @description creation,creation-with-upload,checksum,termination,expiration */
-                    "Tus-Extension"?: unknown;
+                    "Tus-Extension"?: string;
                     /** @description The largest photo taken, in bytes */
-                    "Tus-Max-Size"?: unknown;
+                    "Tus-Max-Size"?: number;
                     /** @description 1.0.0 */
-                    "Tus-Resumable"?: unknown;
+                    "Tus-Resumable": string;
                     /** @description 1.0.0 */
-                    "Tus-Version"?: unknown;
+                    "Tus-Version"?: string;
                     [name: string]: unknown;
                 };
                 content?: never;
@@ -4704,9 +4712,9 @@ export interface operations {
     terminateUpload: {
         parameters: {
             query?: never;
-            header?: {
+            header: {
                 /** @description The tus version: 1.0.0 (anything else, or none, gets 412) */
-                "Tus-Resumable"?: string | null;
+                "Tus-Resumable": string | null;
             };
             path: {
                 upload_id: string;
@@ -4719,7 +4727,7 @@ export interface operations {
             204: {
                 headers: {
                     /** @description 1.0.0 */
-                    "Tus-Resumable"?: unknown;
+                    "Tus-Resumable": string;
                     [name: string]: unknown;
                 };
                 content?: never;
@@ -4747,9 +4755,9 @@ export interface operations {
     getUploadOffset: {
         parameters: {
             query?: never;
-            header?: {
+            header: {
                 /** @description The tus version: 1.0.0 (anything else, or none, gets 412) */
-                "Tus-Resumable"?: string | null;
+                "Tus-Resumable": string | null;
             };
             path: {
                 upload_id: string;
@@ -4762,15 +4770,15 @@ export interface operations {
             200: {
                 headers: {
                     /** @description 1.0.0 */
-                    "Tus-Resumable"?: unknown;
+                    "Tus-Resumable": string;
                     /** @description When an unfinished upload will be removed */
-                    "Upload-Expires"?: unknown;
+                    "Upload-Expires"?: string;
                     /** @description The photo's size */
-                    "Upload-Length"?: unknown;
+                    "Upload-Length"?: number;
                     /** @description As sent at creation */
-                    "Upload-Metadata"?: unknown;
+                    "Upload-Metadata"?: string;
                     /** @description How many bytes of the upload the server holds */
-                    "Upload-Offset"?: unknown;
+                    "Upload-Offset": number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4804,7 +4812,7 @@ export interface operations {
                 /** @description Where these bytes go: the offset HEAD returned */
                 "Upload-Offset": number;
                 /** @description The tus version: 1.0.0 (anything else, or none, gets 412) */
-                "Tus-Resumable"?: string | null;
+                "Tus-Resumable": string | null;
                 /** @description `sha1 <base64 digest>` or `sha256 <base64 digest>` of this body; a body that does not match is dropped with 460 */
                 "Upload-Checksum"?: string | null;
             };
@@ -4823,11 +4831,11 @@ export interface operations {
             204: {
                 headers: {
                     /** @description 1.0.0 */
-                    "Tus-Resumable"?: unknown;
+                    "Tus-Resumable": string;
                     /** @description When an unfinished upload will be removed */
-                    "Upload-Expires"?: unknown;
+                    "Upload-Expires"?: string;
                     /** @description How many bytes of the upload the server holds */
-                    "Upload-Offset"?: unknown;
+                    "Upload-Offset": number;
                     [name: string]: unknown;
                 };
                 content?: never;
@@ -5034,6 +5042,7 @@ export interface operations {
                 received_from?: string | null;
                 received_to?: string | null;
                 limit?: number;
+                /** @description An opaque cursor, as this server gave it out: pass it back unchanged; never build or parse one. */
                 cursor?: string | null;
             };
             header?: never;
