@@ -5,6 +5,7 @@ token, what request bodies refuse), and writes the committed copy."""
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ from litestar.openapi.spec import (
     OpenAPIMediaType,
     OpenAPIResponse,
     OpenAPIType,
+    Operation,
     Reference,
     Schema,
     SecurityScheme,
@@ -177,37 +179,46 @@ _CURSOR = (
 )
 
 
+def _operations(app: Litestar) -> Iterator[Operation]:
+    for path_item in (app.openapi_schema.paths or {}).values():
+        for method in ("get", "put", "post", "delete", "patch", "head", "options"):
+            operation = getattr(path_item, method, None)
+            if operation is not None:
+                yield operation
+
+
+def _describe_parameters(operation: Operation) -> None:
+    for parameter in operation.parameters or []:
+        if isinstance(parameter, Reference):
+            continue
+        if parameter.name == "Tus-Resumable":
+            parameter.required = True
+        if parameter.name == "cursor" and not parameter.description:
+            parameter.description = _CURSOR
+
+
+def _describe_response_headers(operation: Operation) -> None:
+    for response in (operation.responses or {}).values():
+        if not isinstance(response, OpenAPIResponse):
+            continue
+        for name, header in (response.headers or {}).items():
+            if isinstance(header, Reference):
+                continue
+            if header.schema is None:
+                kind = OpenAPIType.INTEGER if name in _INTEGER_HEADERS else OpenAPIType.STRING
+                header.schema = Schema(type=kind)
+            if name in _REQUIRED_HEADERS:
+                header.required = True
+
+
 def _describe_headers_and_cursors(app: Litestar) -> None:
     """Litestar writes a documentation-only response header without a schema, which
     OpenAPI requires; and nothing says a cursor is opaque. Both are said here, so that
     validators and client generators take the document as it is."""
-    document = app.openapi_schema
-    for path_item in (document.paths or {}).values():
-        for method in ("get", "put", "post", "delete", "patch", "head", "options"):
-            operation = getattr(path_item, method, None)
-            if operation is None:
-                continue
-            for parameter in operation.parameters or []:
-                if isinstance(parameter, Reference):
-                    continue
-                if parameter.name == "Tus-Resumable":
-                    parameter.required = True
-                if parameter.name == "cursor" and not parameter.description:
-                    parameter.description = _CURSOR
-            for response in (operation.responses or {}).values():
-                if not isinstance(response, OpenAPIResponse):
-                    continue
-                for name, header in (response.headers or {}).items():
-                    if isinstance(header, Reference):
-                        continue
-                    if header.schema is None:
-                        kind = (
-                            OpenAPIType.INTEGER if name in _INTEGER_HEADERS else OpenAPIType.STRING
-                        )
-                        header.schema = Schema(type=kind)
-                    if name in _REQUIRED_HEADERS:
-                        header.required = True
-    for schema in (document.components.schemas or {}).values():
+    for operation in _operations(app):
+        _describe_parameters(operation)
+        _describe_response_headers(operation)
+    for schema in (app.openapi_schema.components.schemas or {}).values():
         if isinstance(schema, Schema):
             cursor = (schema.properties or {}).get("next_cursor")
             if isinstance(cursor, Schema) and not cursor.description:

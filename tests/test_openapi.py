@@ -107,7 +107,7 @@ def test_a_generated_python_client_has_every_model_and_no_warning(tmp_path: Path
     config = tmp_path / "config.yaml"
     config.write_text(CLIENT_CONFIG)
     out = tmp_path / "client"
-    done = subprocess.run(  # noqa: S603 - our own tool from our own virtualenv
+    done = subprocess.run(
         [
             str(Path(sys.executable).with_name("openapi-python-client")),
             "generate",
@@ -127,7 +127,7 @@ def test_a_generated_python_client_has_every_model_and_no_warning(tmp_path: Path
     )
     said = done.stdout + done.stderr
     assert done.returncode == 0, said
-    assert "Warning" not in said and "WARNING" not in said, said
+    assert "warning" not in said.lower(), said
     models = (out / "models" / "__init__.py").read_text()
     schemas = json.loads(COMMITTED.read_text())["components"]["schemas"]
     dropped = [name for name in schemas if f'"{name}",' not in models]
