@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from sqlite_utils import Database, Migrations
 
+from server.store.scope_order import SORT_KEY_SQL, TASK_TABLE
+
 migrations = Migrations("beatsync")
 
 
@@ -650,3 +652,19 @@ def m013_field_mutation(db: Database) -> None:
     losing edit as the phone sent it. NULL for values set before, or by a supervisor's
     resolution (no phone sent those)."""
     db.execute("ALTER TABLE field_values ADD COLUMN mutation_id TEXT")
+
+
+@migrations(name="m014_scope_order")
+def m014_scope_order(db: Database) -> None:
+    """Each scope member keeps its place in the pull's order, indexed with its officer: a
+    page of a first pull was a sort of the officer's whole scope, and now is a range scan
+    (server/store/scope_order.py)."""
+    db.execute("ALTER TABLE scope_members ADD COLUMN sort_key TEXT NOT NULL DEFAULT ''")
+    for kind, expression in SORT_KEY_SQL.items():
+        db.execute(
+            f"UPDATE scope_members SET sort_key = (SELECT {expression}"  # noqa: S608
+            f" FROM {TASK_TABLE[kind]} t WHERE t.id = scope_members.task_id)"
+            " WHERE task_kind = ?",
+            (kind,),
+        )
+    db.execute("CREATE INDEX scope_members_order ON scope_members(officer_id, sort_key)")

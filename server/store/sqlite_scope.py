@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from typing import NamedTuple, TypeVar
 
 from server.clock import iso
+from server.store.scope_order import UPSERT_MEMBER
 from server.store.sqlite_base import SQLiteBase
 from sync import checksum
 
@@ -85,12 +86,9 @@ class SQLiteScope(SQLiteBase):
                     kind, task_id, current[key][officer]
                 )
                 changes.append((seq, officer, kind, task_id, "remove", reason, now))
-        conn.executemany(
-            "INSERT INTO scope_members (officer_id, task_kind, task_id, version)"
-            " VALUES (?, ?, ?, ?) ON CONFLICT (officer_id, task_kind, task_id)"
-            " DO UPDATE SET version = excluded.version",
-            upserts,
-        )
+        for kind, statement in UPSERT_MEMBER.items():
+            # The member's place in the pull's order comes from the task row as it now is.
+            conn.executemany(statement, [(*u, u[2]) for u in upserts if u[1] == kind])
         conn.executemany(
             "DELETE FROM scope_members WHERE officer_id = ? AND task_kind = ? AND task_id = ?",
             deletes,

@@ -19,7 +19,7 @@ from server.store.group_commit import GroupCommit
 from server.store.records import Actor
 from server.store.sqlite_base import to_record
 from server.store.sqlite_claims import SQLiteClaims
-from server.store.sqlite_scope import SQLiteScope
+from server.store.sqlite_scope import SQLiteScope, chunks
 from server.store.sync_records import (
     ConflictRecord,
     PullItem,
@@ -44,10 +44,6 @@ _encode = msgspec.json.Encoder(order="sorted").encode
 _Push = tuple[PushContext, Sequence[RecordVisit | SetField], Sequence["Prepared"]]
 _Pushed = tuple[list[MutationResult], str]
 _json_list = msgspec.json.Decoder(list[Any])
-OPEN_RANK_SQL = {
-    "warning": "CASE WHEN t.state IN ('new', 'dispatched', 'in_progress') THEN 0 ELSE 1 END",
-    "publicity": "CASE WHEN t.status IN ('planned', 'in_progress') THEN 0 ELSE 1 END",
-}
 
 
 class ResyncRequired(Exception):
@@ -261,13 +257,6 @@ class SQLiteSync(SQLiteScope, SQLiteClaims):
             head = int(
                 conn.execute("SELECT value FROM counters WHERE name = 'seq'").fetchone()["value"]
             )
-            members = {
-                (r["task_kind"], r["task_id"])
-                for r in conn.execute(
-                    "SELECT task_kind, task_id FROM scope_members WHERE officer_id = ?",
-                    (officer_id,),
-                )
-            }
             if snapshot_at is not None:
                 items, last_key, more = self._snapshot_page(conn, officer_id, after_key, limit)
                 last_seq = snapshot_at
@@ -280,7 +269,7 @@ class SQLiteSync(SQLiteScope, SQLiteClaims):
                 )
                 if after_seq < horizon:
                     raise ResyncRequired
-                items, last_seq, more = self._log_page(conn, officer_id, after_seq, limit, members)
+                items, last_seq, more = self._log_page(conn, officer_id, after_seq, limit)
                 last_key = ""
                 caught_up = not more
             self._fill(conn, items)
@@ -303,17 +292,12 @@ class SQLiteSync(SQLiteScope, SQLiteClaims):
     def _snapshot_page(
         conn: sqlite3.Connection, officer_id: int, after_key: str, limit: int
     ) -> tuple[list[PullItem], str, bool]:
+        # A range scan of (officer_id, sort_key): a page costs the same whatever the
+        # size of the scope.
         rows = conn.execute(
-            f"SELECT * FROM (SELECT 'warning' AS kind, t.id AS id,"  # noqa: S608
-            f" {OPEN_RANK_SQL['warning']} || '|' || t.deadline_at || '|w|'"
-            " || printf('%012d', t.id) AS k FROM scope_members m JOIN warnings t"
-            " ON m.task_kind = 'warning' AND t.id = m.task_id WHERE m.officer_id = ?"
-            " UNION ALL SELECT 'publicity', t.id,"
-            f" {OPEN_RANK_SQL['publicity']} || '|' || t.window_end || '|p|'"
-            " || printf('%012d', t.id) FROM scope_members m JOIN publicity_tasks t"
-            " ON m.task_kind = 'publicity' AND t.id = m.task_id WHERE m.officer_id = ?)"
-            " WHERE k > ? ORDER BY k LIMIT ?",
-            (officer_id, officer_id, after_key, limit + 1),
+            "SELECT task_kind AS kind, task_id AS id, sort_key AS k FROM scope_members"
+            " WHERE officer_id = ? AND sort_key > ? ORDER BY sort_key LIMIT ?",
+            (officer_id, after_key, limit + 1),
         ).fetchall()
         more = len(rows) > limit
         rows = rows[:limit]
@@ -322,11 +306,7 @@ class SQLiteSync(SQLiteScope, SQLiteClaims):
 
     @staticmethod
     def _log_page(
-        conn: sqlite3.Connection,
-        officer_id: int,
-        after_seq: int,
-        limit: int,
-        members: set[tuple[str, int]],
+        conn: sqlite3.Connection, officer_id: int, after_seq: int, limit: int
     ) -> tuple[list[PullItem], int, bool]:
         rows = conn.execute(
             "SELECT seq, task_kind, task_id, op, reason FROM scope_changes"
@@ -335,6 +315,19 @@ class SQLiteSync(SQLiteScope, SQLiteClaims):
         ).fetchall()
         more = len(rows) > limit
         rows = rows[:limit]
+        # Whether the page's tasks are still held: asked of them alone, never of the scope.
+        members: set[tuple[str, int]] = set()
+        for kind in {r["task_kind"] for r in rows if r["op"] == "upsert"}:
+            ids = sorted({r["task_id"] for r in rows if r["task_kind"] == kind})
+            for chunk in chunks(ids):
+                members.update(
+                    (kind, m["task_id"])
+                    for m in conn.execute(
+                        "SELECT task_id FROM scope_members WHERE officer_id = ?"  # noqa: S608
+                        f" AND task_kind = ? AND task_id IN ({','.join('?' * len(chunk))})",
+                        (officer_id, kind, *chunk),
+                    )
+                )
         latest: dict[tuple[str, int], PullItem] = {}
         for r in rows:
             key = (r["task_kind"], r["task_id"])

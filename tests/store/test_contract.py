@@ -160,6 +160,46 @@ def test_each_audited_commit_names_its_units_to_the_audit_listeners(
     assert len(heard) == 1
 
 
+def test_a_first_pull_walks_the_scope_in_order_as_the_tasks_change(
+    any_store: Store, tiny: TinyCity, clock: ManualClock
+) -> None:
+    """Open work first, soonest deadline first; a page is a range of that order, so a
+    changed deadline or a closed task moves where the next pull finds it."""
+    platform, o1 = tiny.id("platform"), tiny.id("o1")
+    due = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+    made = any_store.ingest_warnings(
+        [
+            new_warning(platform, name, o1, deadline_at=due + timedelta(hours=hours))
+            for name, hours in (("later", 3), ("soon", 1), ("middle", 2))
+        ],
+        ACTOR,
+    )
+    ids = {w.platform_id: w.id for w, _ in made}
+
+    def order(page: int = 2) -> list[int]:
+        seen: list[int] = []
+        key = ""
+        while True:
+            rows = any_store.pull_rows(
+                o1, snapshot_at=any_store.current_seq(), after_key=key, after_seq=0, limit=page
+            )
+            seen += [item.id for item in rows.items]
+            if not rows.more:
+                return seen
+            key = rows.last_key
+
+    assert order() == [ids["soon"], ids["middle"], ids["later"]]
+    later = any_store.get_warning(ids["later"])
+    assert later is not None
+    any_store.update_warning(later.id, later.version, {"deadline_at": due}, "w", ACTOR)
+    assert order() == [ids["later"], ids["soon"], ids["middle"]]
+    soon = any_store.get_warning(ids["soon"])
+    assert soon is not None
+    any_store.update_warning(soon.id, soon.version, {"state": WarningState.CANCELLED}, "w", ACTOR)
+    # Cancelled: out of the scope altogether.
+    assert order(page=1) == [ids["later"], ids["middle"]]
+
+
 def test_a_failed_write_leaves_no_trace(any_store: Store, tiny: TinyCity) -> None:
     seq = any_store.current_seq()
     audit = len(any_store.list_audit(limit=10_000))

@@ -8,10 +8,14 @@ from pathlib import Path
 import pytest
 from sqlite_utils import Database
 
+from server.auth.passwords import Passwords
 from server.clock import ManualClock
 from server.store import migrations
 from server.store.interface import open_store
-from server.store.records import Datum
+from server.store.records import Actor, Datum
+from tests.support.city import build_tiny_city, new_warning
+
+ACTOR = Actor(user_id=None, device_id="test")
 
 
 def made_by_an_older_release(path: Path, stop_before: str) -> sqlite3.Connection:
@@ -113,3 +117,39 @@ def test_grid_centroids_stored_before_datums_are_wgs84(tmp_path: Path, clock: Ma
     # Only the three datums the review converts from can be stored.
     with pytest.raises(sqlite3.IntegrityError):
         db.execute("UPDATE grid_positions SET datum = 'beijing54'")
+
+
+def test_scope_members_stored_before_get_their_place_in_the_pull_order(
+    tmp_path: Path, clock: ManualClock
+) -> None:
+    """m014 backfills each member's sort key from its task, as a write would set it."""
+    path = tmp_path / "old.db"
+    store = open_store(str(path), clock)
+    city = build_tiny_city(store, Passwords(time_cost=1, memory_kib=1024))
+    platform, o1 = city.id("platform"), city.id("o1")
+    store.ingest_warnings([new_warning(platform, f"W{n}", o1) for n in range(3)], ACTOR)
+    store.close()
+    db = sqlite3.connect(path)
+    written = sorted(db.execute("SELECT task_id, sort_key FROM scope_members"))
+    assert len(written) == 3
+    assert all(key.startswith("0|2026-11-25T02:00:00") for _, key in written)  # open, due
+    # As the release before m014 left it: no column, no index, not applied.
+    db.execute("DROP INDEX scope_members_order")
+    db.execute("ALTER TABLE scope_members DROP COLUMN sort_key")
+    db.execute("DELETE FROM _sqlite_migrations WHERE name = 'm014_scope_order'")
+    db.commit()
+    db.close()
+
+    open_store(str(path), clock).close()
+    db = sqlite3.connect(path)
+    assert sorted(db.execute("SELECT task_id, sort_key FROM scope_members")) == written
+    plan = " ".join(
+        str(r)
+        for r in db.execute(
+            "EXPLAIN QUERY PLAN SELECT task_id FROM scope_members WHERE officer_id = ?"
+            " AND sort_key > '' ORDER BY sort_key LIMIT 200",
+            (o1,),
+        )
+    )
+    assert "scope_members_order" in plan
+    assert "TEMP B-TREE" not in plan  # no sort of the whole scope
