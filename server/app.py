@@ -26,9 +26,10 @@ from server.escalation import service as escalation
 from server.escalation.controller import EscalationController
 from server.escalation.notifier import UnitNotifier
 from server.explorer import explorer_router, swagger_plugin
-from server.health import HealthController, PingController
+from server.health import HealthController, MetricsController, PingController, ReadinessController
 from server.loop import service as loop
 from server.loop.controller import OutcomeFeedController, WebhookController
+from server.metrics import Metrics
 from server.middleware import PUBLIC_PATHS, BearerAuthMiddleware, RequestContextMiddleware
 from server.openapi import add_problem_responses
 from server.org.controller import OrgController, OrgImportController
@@ -52,6 +53,8 @@ from server.webapp import ROUTES as WEBAPP_ROUTES
 API_VERSION = "1.0.0"
 ROUTE_HANDLERS = [
     HealthController,
+    ReadinessController,
+    MetricsController,
     PingController,
     AuthController,
     SessionController,
@@ -92,6 +95,27 @@ def openapi_config() -> OpenAPIConfig:
     )
 
 
+def _scrape_time_gauges(
+    store: Store, settings: Settings, uploads: UploadService
+) -> list[tuple[str, str, float]]:
+    """What /metrics reads when scraped, never per request: one indexed count."""
+    overdue, unescalated = store.escalation_backlog(settings.deadline_minutes())
+    return [
+        ("beatsync_uploads_in_progress", "Uploads receiving bytes now.", uploads.receiving),
+        (
+            "beatsync_warnings_overdue",
+            "Open warnings never contacted past their risk level's minutes to contact.",
+            overdue,
+        ),
+        (
+            "beatsync_escalation_backlog",
+            "Overdue warnings with no escalation step recorded yet: above 0 for longer than"
+            " BEATSYNC_ESCALATION_INTERVAL means escalation is not keeping up.",
+            unescalated,
+        ),
+    ]
+
+
 def create_app(
     settings: Settings | None = None,
     *,
@@ -116,8 +140,12 @@ def create_app(
     unit_notifier = UnitNotifier()
     activity_notifier = UnitNotifier()
     store.on_audit(activity_notifier.listener)
-    webhook_sender = loop.WebhookSender(store, settings, webhook_transport)
-    uploads = UploadService(store, settings, FileSystemStorage(settings.photo_path))
+    metrics = Metrics()
+    webhook_sender = loop.WebhookSender(store, settings, webhook_transport, metrics=metrics)
+    uploads = UploadService(
+        store, settings, FileSystemStorage(settings.photo_path), metrics=metrics
+    )
+    metrics.add_gauges(lambda: _scrape_time_gauges(the_store, settings, uploads))
 
     def _store() -> Store:
         return the_store
@@ -179,15 +207,19 @@ def create_app(
                 "activity_notifier": activity_notifier,
                 "webhook_sender": webhook_sender,
                 "uploads": uploads,
+                "metrics": metrics,
                 "webapps": {name: StaticApp(app_dir(settings.web_dir, name)) for name in APPS},
             }
         ),
         on_startup=[_start],
         on_shutdown=[_close],
+        # No logging setup of Litestar's own: it would give the root logger a plain-text
+        # handler; server/logs.py renders every logger's lines as JSON.
+        logging_config=None,
         debug=False,
     )
     # Outermost, so that the access line sees the final status of every response,
     # problem documents included, and every log line of the request carries its id.
-    app.asgi_handler = RequestContextMiddleware(app.asgi_handler)
+    app.asgi_handler = RequestContextMiddleware(app.asgi_handler, metrics)
     add_problem_responses(app)
     return app

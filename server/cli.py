@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sqlite3
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -81,6 +82,39 @@ def build_parser() -> argparse.ArgumentParser:
     load.add_argument("--db", help="SQLite file (default: $BEATSYNC_DATABASE)")
     load.add_argument("--dry-run", action="store_true", help="check and count; write nothing")
     load.set_defaults(run=_import)
+
+    users = commands.add_parser("users", help="people who log in")
+    users_commands = users.add_subparsers(title="users commands")
+    create_admin = users_commands.add_parser(
+        "create-admin",
+        help="add a city administrator and print a one-time password, to choose one's own by",
+    )
+    create_admin.add_argument("login", help="the administrator's login")
+    create_admin.add_argument("--name", required=True, help="their name, as staff know them")
+    create_admin.add_argument("--unit", required=True, help="the city's unit code")
+    create_admin.add_argument("--db", help="SQLite file (default: $BEATSYNC_DATABASE)")
+    create_admin.set_defaults(run=_create_admin)
+
+    backup = commands.add_parser(
+        "backup",
+        help="copy the database and its photos into a new folder, while the server runs",
+    )
+    backup.add_argument("dest", type=Path, help="a new or empty folder for this backup")
+    backup.add_argument("--db", help="SQLite file (default: $BEATSYNC_DATABASE)")
+    backup.set_defaults(run=_backup)
+
+    restore = commands.add_parser(
+        "restore",
+        help="put a backup back in place of the database and photos; stop the server first",
+    )
+    restore.add_argument("src", type=Path, help="a folder written by `beatsync backup`")
+    restore.add_argument("--db", help="SQLite file to write (default: $BEATSYNC_DATABASE)")
+    restore.add_argument(
+        "--force",
+        action="store_true",
+        help="replace a database and photo folder that are not empty",
+    )
+    restore.set_defaults(run=_restore)
     return parser
 
 
@@ -167,6 +201,10 @@ def _serve(args: argparse.Namespace) -> int:
             port=args.port,
             log_config=None,
             access_log=False,
+            # The client's address is beatsync's own rule (BEATSYNC_TRUSTED_PROXIES,
+            # server/proxies.py): uvicorn must not rewrite it from X-Forwarded-For, which
+            # it does by default for a peer on 127.0.0.1 (forwarded_allow_ips).
+            proxy_headers=False,
             # Phones' event streams never end by themselves: without a bound, a stop would
             # wait for every phone to hang up. They reconnect with Last-Event-ID.
             timeout_graceful_shutdown=5,
@@ -314,6 +352,81 @@ def _import(args: argparse.Namespace) -> int:
             f"{report.without_password} users have no password and cannot log in"
             " until an administrator sets one"
         )
+    return 0
+
+
+def _create_admin(args: argparse.Namespace) -> int:
+    """How a production city gets its first administrator: no password travels in a file,
+    and the one printed here is good once, for choosing their own."""
+    from server.auth.passwords import Passwords
+    from server.clock import SystemClock
+    from server.errors import BeatsyncError
+    from server.org.service import OrgService
+    from server.store.interface import open_store
+
+    settings = load_settings(database_path=args.db)
+    passwords = Passwords(
+        time_cost=settings.argon2_time_cost, memory_kib=settings.argon2_memory_kib
+    )
+    store = open_store(settings.database_path, SystemClock())
+    try:
+        made = OrgService(store, passwords).create_admin(args.login, args.name, args.unit)
+    except BeatsyncError as exc:
+        print(f"beatsync: {exc.detail or exc.code.value}", file=sys.stderr)
+        return 1
+    finally:
+        store.close()
+    print(f"city administrator '{made.login}' created (user {made.user_id}).")
+    print(f"one-time password: {made.initial_password}")
+    print(
+        "It is shown once. Log in with it at /console/ to choose your own password;"
+        " until then it opens nothing else."
+    )
+    return 0
+
+
+def _backup(args: argparse.Namespace) -> int:
+    from server.backup import BackupError, take
+
+    settings = load_settings(database_path=args.db)
+    try:
+        manifest = take(settings.database_path, settings.photo_path, str(args.dest))
+    except (BackupError, sqlite3.Error, OSError) as exc:
+        print(f"beatsync: backup failed: {exc}", file=sys.stderr)
+        return 1
+    db, photos = manifest.data["database"], manifest.data["photos"]
+    print(
+        f"backed up {settings.database_path} ({db['bytes']} bytes, seq {db['seq']},"
+        f" {len(db['migrations'])} migrations) and {photos['count']} photos"
+        f" ({photos['bytes']} bytes) to {args.dest}"
+    )
+    if photos["missing"]:
+        print(f"{len(photos['missing'])} photos were removed meanwhile (unclaimed); see manifest")
+    return 0
+
+
+def _restore(args: argparse.Namespace) -> int:
+    from server.backup import BackupError, restore
+
+    settings = load_settings(database_path=args.db)
+    print(
+        "beatsync restore: the server must be stopped while it runs"
+        f" (it replaces {settings.database_path} and {settings.photo_path})",
+        file=sys.stderr,
+    )
+    try:
+        manifest = restore(
+            str(args.src), settings.database_path, settings.photo_path, force=args.force
+        )
+    except (BackupError, OSError) as exc:
+        print(f"beatsync: restore refused: {exc}", file=sys.stderr)
+        return 1
+    db, photos = manifest.data["database"], manifest.data["photos"]
+    print(
+        f"restored the backup of {manifest.data['taken_at']} (seq {db['seq']},"
+        f" {photos['count']} photos) to {settings.database_path} and {settings.photo_path};"
+        " start the server: it applies any newer migrations"
+    )
     return 0
 
 

@@ -26,6 +26,7 @@ class ErrorCode(StrEnum):
     REFRESH_TOKEN_REUSED = "refresh_token_reused"
     DEVICE_REVOKED = "device_revoked"
     USER_DISABLED = "user_disabled"
+    PASSWORD_CHANGE_REQUIRED = "password_change_required"
     # 403: known, but not allowed
     FORBIDDEN = "forbidden"
     CSRF_FAILED = "csrf_failed"
@@ -51,6 +52,7 @@ class ErrorCode(StrEnum):
     INTERNAL_ERROR = "internal_error"
     # 503
     APP_NOT_BUILT = "app_not_built"
+    NOT_READY = "not_ready"
     # photo uploads (tus 1.0.0, server/uploads)
     PHOTO_TOO_LARGE = "photo_too_large"
     UNSUPPORTED_IMAGE_TYPE = "unsupported_image_type"
@@ -80,6 +82,10 @@ ERROR_TABLE: dict[ErrorCode, tuple[int, str]] = {
     ),
     ErrorCode.DEVICE_REVOKED: (401, "This device has been revoked; wipe local data"),
     ErrorCode.USER_DISABLED: (401, "This account is disabled; wipe local data"),
+    ErrorCode.PASSWORD_CHANGE_REQUIRED: (
+        403,
+        "This password was set by an administrator; choose your own first",
+    ),
     ErrorCode.FORBIDDEN: (403, "This role may not do that"),
     ErrorCode.CSRF_FAILED: (
         403,
@@ -101,6 +107,7 @@ ERROR_TABLE: dict[ErrorCode, tuple[int, str]] = {
     ErrorCode.TOO_MANY_ATTEMPTS: (429, "Too many failed attempts; wait and retry"),
     ErrorCode.INTERNAL_ERROR: (500, "Internal error; it has been logged"),
     ErrorCode.APP_NOT_BUILT: (503, "The officers' app is not built on this server"),
+    ErrorCode.NOT_READY: (503, "This server is not ready to take traffic"),
     ErrorCode.PHOTO_TOO_LARGE: (413, "The photo is larger than this server takes"),
     ErrorCode.UNSUPPORTED_IMAGE_TYPE: (415, "Not a JPEG, PNG, HEIC/HEIF or WebP image"),
     ErrorCode.TUS_VERSION_UNSUPPORTED: (412, "Send Tus-Resumable: 1.0.0"),
@@ -147,6 +154,9 @@ class Problem(msgspec.Struct, omit_defaults=True):
     request_id: str | None = None
     action: str | None = None
     errors: list[FieldError] | None = None
+    # With `action: wipe` for a cut-off device (sync/PROTOCOL.md, Being cut off): a token
+    # good for `POST /api/v1/sync/push` alone, to hand in the outbox before wiping.
+    handin_token: str | None = None
 
 
 class BeatsyncError(Exception):

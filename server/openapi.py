@@ -170,8 +170,9 @@ def add_problem_responses(app: Litestar) -> None:
 
 # Response headers that carry a number; every other documented header is a string.
 _INTEGER_HEADERS = frozenset({"Upload-Offset", "Upload-Length", "Tus-Max-Size"})
-# Sent on every tus answer (and required of every tus request, though a request without
-# it is answered 412 by hand, as tus says, rather than refused by the decoder).
+# Sent on every tus answer. Every tus request should send Tus-Resumable too, but one
+# without it is answered 412 with Tus-Version, as tus says, so the document leaves the
+# request header optional rather than promise a 400.
 _REQUIRED_HEADERS = frozenset({"Tus-Resumable", "Upload-Offset"})
 _CURSOR = (
     "An opaque cursor, as this server gave it out: pass it back unchanged; never build"
@@ -191,8 +192,6 @@ def _describe_parameters(operation: Operation) -> None:
     for parameter in operation.parameters or []:
         if isinstance(parameter, Reference):
             continue
-        if parameter.name == "Tus-Resumable":
-            parameter.required = True
         if parameter.name == "cursor" and not parameter.description:
             parameter.description = _CURSOR
 

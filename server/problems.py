@@ -36,6 +36,8 @@ _MSGSPEC_PATH = re.compile(r"^(?P<reason>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", r
 
 # "Object missing required field `x`" and "... unknown field `x`" name the field in the text.
 _NAMED_FIELD = re.compile(r"(?:missing required|contains unknown) field `(?P<name>[^`]+)`")
+# Litestar names a missing parameter only in its message, with no `extra` to read.
+_MISSING_PARAMETER = re.compile(r"^Missing required (?P<kind>\w+) parameter '(?P<name>[^']+)'")
 # Query parameters whose Python name differs from their wire name (Litestar reports the former).
 QUERY_ALIASES = {"states": "state"}
 
@@ -67,6 +69,12 @@ def _from_validation(exc: ValidationException) -> Problem:
         if source and source != "body" and key:
             name = QUERY_ALIASES.get(key, key)
         errors.append(FieldError(field=name or "body", reason=reason or message))
+    missing = _MISSING_PARAMETER.match(str(exc.detail)) if not errors else None
+    if missing is not None:
+        name, kind = missing.group("name"), missing.group("kind")
+        fault = FieldError(field=name, reason=f"{kind} parameter {name!r} is required")
+        detail = f"{name}: {fault.reason}"
+        return problem(ErrorCode.VALIDATION_FAILED, detail, field=name, errors=[fault])
     if not errors:
         # Litestar gives no detail when the body is not JSON at all.
         return problem(ErrorCode.MALFORMED_BODY, str(exc.detail))

@@ -6,8 +6,10 @@ Every setting has a safe default for the demo; `docs/settings.md` lists them all
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Mapping
+from functools import lru_cache
 from typing import Literal
 
 import msgspec
@@ -27,9 +29,15 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     jwt_secret: str = DEMO_JWT_SECRET
     access_token_ttl_seconds: int = 900
     refresh_token_ttl_seconds: int = 30 * 24 * 3600
+    # Seconds after a refresh token's first use during which presenting it again is a
+    # retry (answered with the same successor), not reuse (server/auth/tokens.py).
+    refresh_retry_window_seconds: int = 120
     max_request_bytes: int = 4 * 1024 * 1024
     login_max_failures: int = 5
     login_failure_window_seconds: int = 900
+    # Peers (IPs or CIDRs, comma-separated) whose X-Forwarded-For / Forwarded headers
+    # name the client (server/proxies.py); empty: trust none, the peer is the client.
+    trusted_proxies: str = ""
     argon2_time_cost: int = 3
     argon2_memory_kib: int = 65536
     scope_retention_hours: int = 72
@@ -58,6 +66,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     upload_expiry_hours: int = 168
     # The built web apps (server/webapp.py); empty: the repository's clients/web/dist.
     web_dir: str = ""
+    # Operations (server/health.py): /readyz wants this much free space for photos and
+    # the database, in MiB; /metrics wants this bearer token (empty: loopback peers only).
+    ready_min_free_mb: int = 1024
+    metrics_token: str = ""
 
     @property
     def photo_path(self) -> str:
@@ -76,6 +88,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
                 raise SettingsError("BEATSYNC_JWT_SECRET must be at least 32 characters")
         if self.access_token_ttl_seconds <= 0 or self.refresh_token_ttl_seconds <= 0:
             raise SettingsError("token lifetimes must be positive")
+        if not 0 <= self.refresh_retry_window_seconds <= 600:
+            raise SettingsError("BEATSYNC_REFRESH_RETRY_WINDOW must be 0 to 600 seconds")
+        if self.login_max_failures <= 0 or self.login_failure_window_seconds <= 0:
+            raise SettingsError("login failures and their window must be positive")
+        self.trusted_proxy_networks()
         if self.photo_max_bytes <= 0 or self.upload_quota <= 0 or self.upload_expiry_hours <= 0:
             raise SettingsError("photo size, upload quota and upload expiry must be positive")
         self.deadline_minutes()
@@ -83,6 +100,14 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             raise SettingsError("BEATSYNC_ESCALATION_STEP_MINUTES must be positive")
         if self.webhook_url and len(self.webhook_secret) < 16:
             raise SettingsError("BEATSYNC_WEBHOOK_SECRET must be at least 16 characters")
+        if self.metrics_token and len(self.metrics_token) < 16:
+            raise SettingsError("BEATSYNC_METRICS_TOKEN must be at least 16 characters")
+        if self.ready_min_free_mb < 0:
+            raise SettingsError("BEATSYNC_READY_MIN_FREE_MB must be 0 or more")
+
+    def trusted_proxy_networks(self) -> tuple[IPNetwork, ...]:
+        """BEATSYNC_TRUSTED_PROXIES parsed; raises SettingsError on a bad entry."""
+        return _networks(self.trusted_proxies)
 
     def deadline_minutes(self) -> dict[str, tuple[int, int]]:
         """Risk level -> (minutes to first contact, minutes to an outcome)."""
@@ -91,6 +116,24 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         if set(contact) != set(outcome):
             raise SettingsError("contact and outcome minutes must name the same risk levels")
         return {level: (contact[level], outcome[level]) for level in contact}
+
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+@lru_cache(maxsize=8)
+def _networks(text: str) -> tuple[IPNetwork, ...]:
+    out: list[IPNetwork] = []
+    for part in text.split(","):
+        if not part.strip():
+            continue
+        try:
+            out.append(ipaddress.ip_network(part.strip(), strict=False))
+        except ValueError as exc:
+            raise SettingsError(
+                f"BEATSYNC_TRUSTED_PROXIES: {part.strip()!r} is not an IP address or CIDR"
+            ) from exc
+    return tuple(out)
 
 
 def _per_level(name: str, text: str) -> dict[str, int]:
@@ -114,9 +157,11 @@ ENV_VARS: dict[str, str] = {
     "BEATSYNC_JWT_SECRET": "jwt_secret",
     "BEATSYNC_ACCESS_TOKEN_TTL": "access_token_ttl_seconds",
     "BEATSYNC_REFRESH_TOKEN_TTL": "refresh_token_ttl_seconds",
+    "BEATSYNC_REFRESH_RETRY_WINDOW": "refresh_retry_window_seconds",
     "BEATSYNC_MAX_REQUEST_BYTES": "max_request_bytes",
     "BEATSYNC_LOGIN_MAX_FAILURES": "login_max_failures",
     "BEATSYNC_LOGIN_FAILURE_WINDOW": "login_failure_window_seconds",
+    "BEATSYNC_TRUSTED_PROXIES": "trusted_proxies",
     "BEATSYNC_ARGON2_TIME_COST": "argon2_time_cost",
     "BEATSYNC_ARGON2_MEMORY_KIB": "argon2_memory_kib",
     "BEATSYNC_SCOPE_RETENTION_HOURS": "scope_retention_hours",
@@ -140,6 +185,8 @@ ENV_VARS: dict[str, str] = {
     "BEATSYNC_UPLOAD_QUOTA": "upload_quota",
     "BEATSYNC_UPLOAD_EXPIRY_HOURS": "upload_expiry_hours",
     "BEATSYNC_WEB_DIR": "web_dir",
+    "BEATSYNC_READY_MIN_FREE_MB": "ready_min_free_mb",
+    "BEATSYNC_METRICS_TOKEN": "metrics_token",
 }
 
 

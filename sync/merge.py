@@ -12,7 +12,7 @@ from enum import StrEnum
 import msgspec
 
 from sync.hlc import HLC
-from sync.protocol import SetField, VisitEntry
+from sync.protocol import CLOCK_TOLERANCE_MS, SetField, VisitEntry
 from sync.vocab import ContactMethod, Outcome, TaskKind
 
 WARNING_OPEN = frozenset({"new", "dispatched", "in_progress"})
@@ -36,6 +36,14 @@ class Rejection(StrEnum):
     WRONG_KIND_OF_ENTRY = "wrong_kind_of_entry"
     MUTATION_ID_REUSED = "mutation_id_reused"
     MALFORMED_MUTATION = "malformed_mutation"
+    # Handed in by a revoked device or a disabled user's phone (PROTOCOL.md, Being cut
+    # off), and recorded after the revocation: kept for review, never applied.
+    RECORDED_AFTER_REVOCATION = "recorded_after_revocation"
+
+
+# The flag of every visit a cut-off phone handed in: it claims to predate the revocation,
+# which only the phone says, so a supervisor looks at it.
+HANDED_IN_FLAG = "handed_in_at_revocation"
 
 
 class OutcomeClaim(msgspec.Struct, frozen=True, kw_only=True):
@@ -238,3 +246,14 @@ def trusted_hlc(device: HLC, server_last: HLC, now_ms: int) -> tuple[HLC, bool]:
             server_last.wall_ms, server_last.counter + 1, device.node
         ), True
     return device, False
+
+
+def recorded_after_revocation(hlc_wall_ms: int, clock_offset_ms: int, revoked_at_ms: int) -> bool:
+    """Whether a mutation a cut-off phone hands in was made after its revocation.
+
+    Judged by the mutation's HLC, which a phone ticks from its clock and from every server
+    HLC it saw, with the clock tolerance on top. A phone whose clock runs ahead of the
+    server's (a positive offset, measured from its push) is judged by the server's time,
+    so a fast clock does not turn an officer's earlier record into a later one; a slow
+    clock needs no correction, its HLC never reads later than it was."""
+    return hlc_wall_ms - max(clock_offset_ms, 0) > revoked_at_ms + CLOCK_TOLERANCE_MS

@@ -110,6 +110,21 @@ def test_production_refuses_to_serve_the_demo_or_demo_accounts(
     assert "demo accounts are active" in capsys.readouterr().err
 
 
+def test_serve_leaves_the_client_address_to_beatsync(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """uvicorn would rewrite the client's address from X-Forwarded-For for a peer on
+    127.0.0.1 by default; beatsync's own rule (BEATSYNC_TRUSTED_PROXIES) must be the only one."""
+    import uvicorn
+
+    calls: list[dict[str, object]] = []
+    monkeypatch.setattr(uvicorn, "run", lambda *_, **kwargs: calls.append(kwargs))
+    monkeypatch.setenv("BEATSYNC_WEB_DIR", str(tmp_path / "nothing-built"))
+    assert main(["serve", "--db", str(tmp_path / "serve.db")]) == 0
+    assert calls
+    assert calls[0]["proxy_headers"] is False
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -46,6 +46,7 @@ PUBLIC_OPERATIONS = [
     "health",
     "createSession",
     "refreshSession",
+    "changePassword",
 ]
 # These hold the request open until something changes or a wait of seconds runs out, by
 # design (server-sent events, long poll): a fuzzer waiting out each case would take

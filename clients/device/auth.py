@@ -2,8 +2,9 @@
 trade the refresh token for a new pair and retry the request once.
 
 Refresh tokens are single-use (the server revokes the session when one is presented
-twice), so two threads of one app must never refresh with the same token: a lock
-serialises refreshes, and a thread that waited on it reuses the pair the other fetched.
+twice, except a retry within a short window, which gets the same new pair back), so two
+threads of one app must never refresh with the same token: a lock serialises refreshes,
+and a thread that waited on it reuses the pair the other fetched.
 """
 
 from __future__ import annotations

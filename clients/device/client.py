@@ -35,7 +35,7 @@ from clients.device.events import EventStreamParser
 from clients.device.local import ConflictNote, LocalStore, LocalTask, Rejected
 from clients.device.photos import CHUNK_BYTES, MAX_CHUNK_BYTES, PhotoUploader, UploadSummary
 from sync.ids import new_id
-from sync.protocol import Change, VisitEntry, encoder, push_response_decoder
+from sync.protocol import Change, PushResponse, VisitEntry, encoder, push_response_decoder
 from sync.vocab import EditableField
 
 PUSH_BATCH = 100
@@ -244,25 +244,8 @@ class DeviceClient:
         batches = sent = applied = conflicts = rejected = 0
         while batch := self.local.outbox_batch(self.batch_size):
             ids = [mutation_id for mutation_id, _ in batch]
-            mutations = ",".join(body for _, body in batch).encode()
-
-            def body(mutations: bytes = mutations) -> bytes:
-                # Built per attempt: the server measures the phone's clock offset from it.
-                return (
-                    b'{"device_time":'
-                    + encoder.encode(self._device_time())
-                    + b',"mutations":['
-                    + mutations
-                    + b"]}"
-                )
-
-            response = self._send("POST", "/api/v1/sync/push", body=body)
-            try:
-                answer = push_response_decoder.decode(response.content)
-            except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-                raise ProtocolViolation(f"push answer does not decode: {exc}") from exc
-            if [r.mutation_id for r in answer.results] != ids:
-                raise ProtocolViolation("push verdicts do not match the mutations sent")
+            response = self._send("POST", "/api/v1/sync/push", body=self._push_body(batch))
+            answer = self._verdicts(response, ids)
             self.local.store_verdicts(answer.results, answer.server_hlc, self._now_ms())
             batches += 1
             sent += len(ids)
@@ -273,6 +256,55 @@ class DeviceClient:
         return PushSummary(
             batches=batches, sent=sent, applied=applied, conflicts=conflicts, rejected=rejected
         )
+
+    def _push_body(self, batch: Sequence[tuple[str, str]]) -> Callable[[], bytes]:
+        mutations = ",".join(body for _, body in batch).encode()
+
+        def body() -> bytes:
+            # Built per attempt: the server measures the phone's clock offset from it.
+            return (
+                b'{"device_time":'
+                + encoder.encode(self._device_time())
+                + b',"mutations":['
+                + mutations
+                + b"]}"
+            )
+
+        return body
+
+    @staticmethod
+    def _verdicts(response: httpx.Response, ids: list[str]) -> PushResponse:
+        try:
+            answer = push_response_decoder.decode(response.content)
+        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+            raise ProtocolViolation(f"push answer does not decode: {exc}") from exc
+        if [r.mutation_id for r in answer.results] != ids:
+            raise ProtocolViolation("push verdicts do not match the mutations sent")
+        return answer
+
+    def _hand_in(self, token: str) -> int:
+        """Cut off (device revoked, user disabled): push the outbox under the hand-in token
+        the server gave, before the wipe (PROTOCOL.md, Being cut off). Returns how many
+        mutations the server gave a verdict on. Stops at any refusal (the window closed):
+        the wipe follows regardless. Raises ServerUnreachable when the network fails,
+        so that nothing is wiped before the outbox is handed in or refused."""
+        handed = 0
+        headers = {"authorization": f"Bearer {token}"}
+        while batch := self.local.outbox_batch(self.batch_size):
+            ids = [mutation_id for mutation_id, _ in batch]
+            response = self._request(
+                "POST",
+                "/api/v1/sync/push",
+                body=self._push_body(batch),
+                authenticated=False,
+                headers=headers,
+            )
+            if not response.is_success:
+                break
+            answer = self._verdicts(response, ids)
+            self.local.store_verdicts(answer.results, answer.server_hlc, self._now_ms())
+            handed += len(ids)
+        return handed
 
     # -- pull ----------------------------------------------------------------------------
 
@@ -467,12 +499,31 @@ class DeviceClient:
         body: Callable[[], bytes] | None = None,
         authenticated: bool = True,
     ) -> httpx.Response:
+        """One request, retried with backoff while the network or the server fails it;
+        its answer checked (`_checked`)."""
+        return self._checked(
+            self._request(method, path, params=params, body=body, authenticated=authenticated)
+        )
+
+    def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, Any] | None = None,
+        body: Callable[[], bytes] | None = None,
+        authenticated: bool = True,
+        headers: dict[str, str] | None = None,
+    ) -> httpx.Response:
         """One request, retried with backoff while the network or the server fails it.
 
         Only transport errors, 408, 429 and 5xx are retried: they may mean the request
         never arrived. Any request retried here is safe to repeat (pushes by their
         mutation ids, pulls by their cursors).
         """
+        sent_headers = dict(headers or {})
+        if body is not None:
+            sent_headers["content-type"] = "application/json"
         last = ""
         retry_after: float | None = None
         for attempt in range(self.retry.attempts):
@@ -485,7 +536,7 @@ class DeviceClient:
                     path,
                     params=params,
                     content=body() if body is not None else None,
-                    headers={"content-type": "application/json"} if body is not None else None,
+                    headers=sent_headers or None,
                     auth=httpx.USE_CLIENT_DEFAULT if authenticated else None,
                 )
             except httpx.TransportError as exc:
@@ -495,7 +546,7 @@ class DeviceClient:
                 retry_after = retry_after_seconds(response)
                 last = f"HTTP {response.status_code}"
                 continue
-            return self._checked(response)
+            return response
         raise ServerUnreachable(f"{method} {path}: {last} ({self.retry.attempts} attempts)")
 
     def _checked(self, response: httpx.Response) -> httpx.Response:
@@ -503,8 +554,11 @@ class DeviceClient:
             return response
         problem = problem_of(response)
         if problem.get("action") == "wipe":
+            token = problem.get("handin_token")
+            # What the officer recorded goes to the server before the wipe, if it may.
+            handed = self._hand_in(token) if isinstance(token, str) and token else 0
             self.local.wipe()
-            raise DeviceWiped(str(problem.get("code") or response.status_code))
+            raise DeviceWiped(str(problem.get("code") or response.status_code), handed)
         if response.status_code == 401:
             raise NotLoggedIn(401, problem)
         raise ProblemError(response.status_code, problem)

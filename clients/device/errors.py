@@ -26,10 +26,14 @@ class NotLoggedIn(ProblemError):
 
 
 class DeviceWiped(DeviceError):
-    """The server said to wipe (`action: "wipe"`); every local record has been deleted."""
+    """The server said to wipe (`action: "wipe"`); every local record has been deleted.
 
-    def __init__(self, code: str) -> None:
+    `handed_in`: how many records went to the server first, under the hand-in a cut-off
+    device is given (sync/PROTOCOL.md, Being cut off); their verdicts went with the wipe."""
+
+    def __init__(self, code: str, handed_in: int = 0) -> None:
         self.code = code
+        self.handed_in = handed_in
         super().__init__(f"local data wiped on the server's order ({code})")
 
 

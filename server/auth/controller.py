@@ -14,6 +14,7 @@ from server.auth.schemas import (
     ClientTokenIn,
     LoginIn,
     MeOut,
+    PasswordChangeIn,
     RefreshIn,
     SessionIn,
     SessionOut,
@@ -40,14 +41,17 @@ class AuthController(Controller):
         self,
         data: JSONBody[LoginIn],
         auth: NamedDependency[AuthService],
+        settings: NamedDependency[Settings],
         request: Request[Any, Any, Any],
     ) -> TokenOut:
         """An officer or supervisor logs in from a device; returns access and refresh tokens."""
-        return auth.login(data, client_ip(request))
+        return auth.login(data, client_ip(request, settings))
 
     @post("/refresh", operation_id="refreshToken", status_code=200, sync_to_thread=True)
     def refresh(self, data: JSONBody[RefreshIn], auth: NamedDependency[AuthService]) -> TokenOut:
-        """Trade a refresh token for a new pair; each refresh token works once."""
+        """Trade a refresh token for a new pair. Each refresh token works once: the same
+        one again within BEATSYNC_REFRESH_RETRY_WINDOW (a retry after a lost answer) gets
+        the same new refresh token back; any other reuse revokes the session."""
         return auth.refresh(data.refresh_token)
 
     @post("/token", operation_id="platformToken", status_code=200, sync_to_thread=True)
@@ -55,10 +59,24 @@ class AuthController(Controller):
         self,
         data: JSONBody[ClientTokenIn],
         auth: NamedDependency[AuthService],
+        settings: NamedDependency[Settings],
         request: Request[Any, Any, Any],
     ) -> TokenOut:
         """The warning platform's client-credentials login."""
-        return auth.client_token(data, client_ip(request))
+        return auth.client_token(data, client_ip(request, settings))
+
+    @post("/password", operation_id="changePassword", status_code=204, sync_to_thread=True)
+    def change_password(
+        self,
+        data: JSONBody[PasswordChangeIn],
+        auth: NamedDependency[AuthService],
+        settings: NamedDependency[Settings],
+        request: Request[Any, Any, Any],
+    ) -> None:
+        """Choose a password of one's own. A password an administrator set is an initial
+        one: logging in with it answers 403 password_change_required, and this is what
+        it is good for; afterwards only the new one works. Throttled like a login."""
+        auth.change_password(data, client_ip(request, settings))
 
     @post("/logout", operation_id="logout", status_code=204, sync_to_thread=True)
     def logout(
@@ -97,7 +115,8 @@ class SessionController(Controller):
         """A supervisor logs in from a browser: the access token, the refresh token and a
         CSRF token come back as cookies (HttpOnly but the CSRF one, SameSite=Strict).
         Officers are refused with 403: they use the app, with bearer tokens."""
-        return _session(auth, auth.browser_login(data, client_ip(request)), settings, request)
+        tokens = auth.browser_login(data, client_ip(request, settings))
+        return _session(auth, tokens, settings, request)
 
     @post(
         "/refresh",
@@ -113,8 +132,9 @@ class SessionController(Controller):
         request: Request[Any, Any, Any],
     ) -> Response[SessionOut]:
         """Trade the refresh cookie for new cookies, as POST /api/v1/auth/refresh does for
-        a refresh token: each works once, and a reused one ends the session. Send the
-        CSRF token in X-CSRF-Token."""
+        a refresh token: each works once (a retry within the retry window gets the same
+        cookies again), and a reused one ends the session. Send the CSRF token in
+        X-CSRF-Token."""
         token = request.cookies.get(cookies.REFRESH_COOKIE)
         if not token:
             raise AuthError(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import msgspec
@@ -24,6 +25,8 @@ class Principal(msgspec.Struct, frozen=True, kw_only=True):
     device_pk: int
     device_id: str
     session_id: str
+    # Set only for a hand-in push (server/auth/handin.py): when the session was cut off.
+    handin_revoked_at: datetime | None = None
 
     @classmethod
     def of(cls, user: User, device_pk: int, device_id: str, session_id: str) -> Principal:

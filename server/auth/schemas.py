@@ -28,6 +28,15 @@ class LoginIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     device_name: Annotated[str, Meta(max_length=128)] = ""
 
 
+class PasswordChangeIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """Choose a password of one's own: with an initial password an administrator set
+    (the only thing it is good for), or to change one's own."""
+
+    login: Annotated[str, Meta(min_length=1, max_length=64)]
+    password: Annotated[str, Meta(min_length=1, max_length=256)]
+    new_password: Annotated[str, Meta(min_length=8, max_length=128)]
+
+
 class RefreshIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     refresh_token: Annotated[str, Meta(min_length=1, max_length=256)]
 

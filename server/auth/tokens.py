@@ -1,8 +1,19 @@
-"""Access tokens (short-lived JWTs, PyJWT) and refresh tokens (opaque, stored hashed)."""
+"""Access tokens (short-lived JWTs, PyJWT) and refresh tokens (opaque, stored hashed).
+
+A session's first refresh token is random. Each successor is derived from the token it
+replaces, HMAC-SHA256 under the server's secret (`successor_refresh_token`), rather than
+drawn at random: a retry of a refresh whose answer was lost, or a second of several
+concurrent refreshes, presents the same old token and so gets the very same successor
+back, while the store still keeps only hashes (no refresh token is ever stored in plain
+text, nor encrypted under a key beside it). Without the secret, a token's successor cannot
+be computed from it; with the secret, access tokens could be forged anyway.
+"""
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import hmac
 import secrets
 from datetime import datetime, timedelta
 from typing import Any
@@ -88,3 +99,9 @@ def new_refresh_token() -> tuple[str, str]:
 def hash_refresh_token(token: str) -> str:
     # A fast hash suffices: the token is 256 random bits, not a guessable password.
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+def successor_refresh_token(secret: str, token: str) -> str:
+    """The refresh token that replaces `token` when it is spent: the same every time."""
+    mac = hmac.new(secret.encode(), b"refresh-successor:" + token.encode(), hashlib.sha256)
+    return base64.urlsafe_b64encode(mac.digest()).decode().rstrip("=")

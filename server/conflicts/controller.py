@@ -4,16 +4,17 @@ from typing import Annotated
 
 from litestar import Controller, get, post
 from litestar.di import NamedDependency, Provide
-from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
+from litestar.params import FromQuery, JSONBody, QueryParameter
 
 from server.auth.principal import Principal
+from server.bounds import ID_MAX, PathId
 from server.conflicts.schemas import ConflictOut, ConflictPage, RejectedPage, ResolveIn
 from server.conflicts.service import ConflictService
 from server.guards import supervisors_only
 from server.store.interface import Store
 
 Limit = Annotated[int, QueryParameter(ge=1, le=500)]
-AfterId = Annotated[int, QueryParameter(ge=0)]
+AfterId = Annotated[int, QueryParameter(ge=0, le=ID_MAX)]
 
 
 def provide_conflict_service(store: NamedDependency[Store]) -> ConflictService:
@@ -43,7 +44,7 @@ class ConflictController(Controller):
         self,
         principal: NamedDependency[Principal],
         conflicts: NamedDependency[ConflictService],
-        conflict_id: FromPath[int],
+        conflict_id: PathId,
     ) -> ConflictOut:
         return conflicts.get(principal, conflict_id)
 
@@ -57,7 +58,7 @@ class ConflictController(Controller):
         self,
         principal: NamedDependency[Principal],
         conflicts: NamedDependency[ConflictService],
-        conflict_id: FromPath[int],
+        conflict_id: PathId,
         data: JSONBody[ResolveIn],
     ) -> ConflictOut:
         """Uphold the rule's result, or prefer the side it overrode (reaches the phones)."""

@@ -30,6 +30,7 @@ from server.clock import iso, parse_iso
 from server.errors import InputError
 from server.logs import get_logger
 from server.loop.schemas import OutcomeItem, OutcomePage, WebhookStatus
+from server.metrics import Metrics
 from server.settings import Settings
 from server.store.interface import Store
 
@@ -80,11 +81,17 @@ class WebhookSender:
     """Delivers the feed to BEATSYNC_WEBHOOK_URL; `transport` lets tests swap the network."""
 
     def __init__(
-        self, store: Store, settings: Settings, transport: httpx.BaseTransport | None = None
+        self,
+        store: Store,
+        settings: Settings,
+        transport: httpx.BaseTransport | None = None,
+        *,
+        metrics: Metrics | None = None,
     ) -> None:
         self.store = store
         self.settings = settings
         self.transport = transport
+        self.metrics = metrics
 
     def status(self) -> WebhookStatus:
         s = self.store.webhook_state(WEBHOOK)
@@ -114,6 +121,8 @@ class WebhookSender:
                     return delivered
                 for row in rows:
                     error = self._post(client, row)
+                    if self.metrics is not None:
+                        self.metrics.webhook_result(error is None)
                     if error is None:
                         state.update(
                             last_id=row["id"],

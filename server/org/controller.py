@@ -16,6 +16,7 @@ from server.org.schemas import (
     GridOut,
     ImportKind,
     ImportReport,
+    InitialPasswordOut,
     UnitOut,
     UserIn,
     UserOut,
@@ -132,6 +133,24 @@ class OrgController(Controller):
         is refused with `user_disabled` and told to wipe. Nobody can disable themself.
         """
         return org.update_user(principal, user_id, data)
+
+    @post(
+        "/users/{user_id:int}/initial-password",
+        operation_id="issueInitialPassword",
+        status_code=200,
+        guards=[admin_only],
+        sync_to_thread=True,
+    )
+    def issue_initial_password(
+        self,
+        principal: NamedDependency[Principal],
+        org: NamedDependency[OrgService],
+        user_id: PathId,
+    ) -> InitialPasswordOut:
+        """A one-time password for the person, shown in this answer only: it lets them
+        choose their own (POST /api/v1/auth/password) and nothing else; logging in with it
+        answers 403 password_change_required. For a new person, or one who lost theirs."""
+        return org.issue_initial_password(principal, user_id)
 
 
 class OrgImportController(Controller):

@@ -1,8 +1,10 @@
 """Read the unit, grid and user spreadsheets a bureau's staff export from Excel or WPS.
 
 A file is accepted whole or not at all: every bad row is reported in one InputError
-(code IMPORT_REJECTED), each fault as a FieldError naming the canonical English column
-and the spreadsheet row (the header is row 1), so staff can fix everything in one go.
+(code IMPORT_REJECTED), each fault as a FieldError naming the column as the file heads it
+(a column the file lacks by its Chinese heading) and the spreadsheet row (the header is
+row 1), with the reason in Chinese: the people who fix the sheet read it in a zh-CN
+table, and `name: 'name' is empty` told them nothing about a column headed 单位名称.
 
 Lookups into the existing store are passed in as callbacks so the parser stays pure.
 """
@@ -151,23 +153,38 @@ PARENT_LEVEL: dict[Level, Level] = {
     Level.STATION: Level.COUNTY,
 }
 
+# Levels and roles as the reasons name them.
+LEVEL_NAMES: dict[Level, str] = {
+    Level.CITY: "市局",
+    Level.COUNTY: "县区",
+    Level.STATION: "派出所",
+}
+ROLE_NAMES: dict[Role, str] = {
+    Role.OFFICER: "民警",
+    Role.STATION_SUPERVISOR: "派出所负责人",
+    Role.COUNTY_SUPERVISOR: "县局负责人",
+    Role.CITY_ADMIN: "管理员",
+    Role.PLATFORM: "平台客户端",
+}
+
+_SAVE_AS_CSV = "请在 Excel 或 WPS 中“另存为” CSV"
 # Files people upload by mistake, recognised by their first bytes.
 FILE_SIGNATURES: dict[bytes, str] = {
-    b"PK\x03\x04": "this is an Excel workbook (.xlsx), not CSV; use Save As and choose CSV",
-    b"\xd0\xcf\x11\xe0": "this is an Excel workbook (.xls), not CSV; use Save As and choose CSV",
-    b"\xff\xfe": "this file is UTF-16 ('Unicode text'); save it as CSV or CSV UTF-8 instead",
-    b"\xfe\xff": "this file is UTF-16 ('Unicode text'); save it as CSV or CSV UTF-8 instead",
+    b"PK\x03\x04": f"这是 Excel 工作簿（.xlsx），不是 CSV 文件；{_SAVE_AS_CSV}",
+    b"\xd0\xcf\x11\xe0": f"这是 Excel 工作簿（.xls），不是 CSV 文件；{_SAVE_AS_CSV}",
+    b"\xff\xfe": "这是 UTF-16（“Unicode 文本”）文件；请另存为 CSV 或 CSV UTF-8",
+    b"\xfe\xff": "这是 UTF-16（“Unicode 文本”）文件；请另存为 CSV 或 CSV UTF-8",
 }
 
 
 class _Format(NamedTuple):
     pattern: re.Pattern[str]
-    rule: str  # completes "expected ..." in an error
+    rule: str  # completes "应为…" in an error
 
 
-UNIT_CODE = _Format(re.compile(r"[A-Za-z0-9._-]{1,32}"), "1 to 32 letters, digits, '.', '_' or '-'")
-GRID_CODE = _Format(re.compile(r"[0-9]{12}"), "12 digits (a village statistical code)")
-LOGIN = _Format(re.compile(r"[A-Za-z0-9._-]{1,64}"), "1 to 64 letters, digits, '.', '_' or '-'")
+UNIT_CODE = _Format(re.compile(r"[A-Za-z0-9._-]{1,32}"), "1 到 32 位字母、数字、“.”、“_”或“-”")
+GRID_CODE = _Format(re.compile(r"[0-9]{12}"), "12 位数字（村级统计区划代码）")
+LOGIN = _Format(re.compile(r"[A-Za-z0-9._-]{1,64}"), "1 到 64 位字母、数字、“.”、“_”或“-”")
 # What Excel writes for a long number in a General-formatted column, e.g. 4.11602E+11;
 # the digits are gone for good, so say how to avoid it rather than just "bad format".
 EXCEL_NUMBER = re.compile(r"[0-9]+(\.[0-9]+)?[eE]\+?[0-9]+")
@@ -188,16 +205,16 @@ def decode_csv(data: bytes) -> str:
     if data.startswith(codecs.BOM_UTF8):
         text = _decode(data[len(codecs.BOM_UTF8) :], "utf-8")
         if text is None:
-            _reject_file("the file starts with a UTF-8 marker but is not valid UTF-8")
+            _reject_file("文件以 UTF-8 标记开头，但内容不是有效的 UTF-8")
     else:
         # GB18030 is a superset of GBK, which is what Excel on Chinese Windows writes.
         text = _decode(data, "utf-8")
         if text is None:
             text = _decode(data, "gb18030")
         if text is None:
-            _reject_file("the file is neither UTF-8 nor GBK text; save it from Excel or WPS as CSV")
+            _reject_file(f"文件既不是 UTF-8 也不是 GBK 文本；{_SAVE_AS_CSV}")
     if "\x00" in text:
-        _reject_file("the file contains binary data, not CSV text")
+        _reject_file("文件含有二进制数据，不是 CSV 文本")
     return text
 
 
@@ -212,6 +229,10 @@ def _decode(data: bytes, encoding: str) -> str | None:
 class _Row:
     line: int
     cells: dict[str, str]
+    headings: Mapping[str, str]  # canonical column -> as the file heads it
+
+    def heading(self, column: str) -> str:
+        return self.headings.get(column, column)
 
     def text(self, column: str) -> str:
         return self.cells.get(column, "")
@@ -234,25 +255,38 @@ def _records(text: str) -> Iterator[tuple[int, list[str]]]:
             if any(cells):
                 yield line, cells
     except csv.Error as exc:
-        _reject_file(f"the file is not valid CSV: {exc}")
+        _reject_file(f"文件不是有效的 CSV：{exc}")
 
 
 def _read_rows(data: bytes, aliases: Mapping[str, str], required: tuple[str, ...]) -> list[_Row]:
     records = _records(decode_csv(data))
     header = next(records, None)
     if header is None:
-        _reject_file("the file is empty")
+        _reject_file("文件是空的")
     header_line, names = header
     columns = _map_header(header_line, names, aliases, required)
+    headings = {**_unheaded(aliases, names), **{col: names[i] for i, col in columns.items()}}
     rows: list[_Row] = []
     for line, cells in records:
         if len(rows) == MAX_IMPORT_ROWS:
-            _reject_file(f"the file has more than {MAX_IMPORT_ROWS:,} rows; split it")
+            _reject_file(f"文件超过 {MAX_IMPORT_ROWS:,} 行；请拆成几个文件分别导入")
         values = {col: cells[i] if i < len(cells) else "" for i, col in columns.items()}
-        rows.append(_Row(line, values))
+        rows.append(_Row(line, values, headings))
     if not rows:
-        _reject_file("the file has a header but no rows")
+        _reject_file("文件只有表头，没有数据行")
     return rows
+
+
+def _unheaded(aliases: Mapping[str, str], names: list[str]) -> dict[str, str]:
+    """Canonical column -> how to name it where the file lacks it: in English when every
+    heading the file gives is English, by its first Chinese heading otherwise."""
+    known = [n for n in names if unicodedata.normalize("NFKC", n).strip().casefold() in aliases]
+    english = bool(known) and all(n.isascii() for n in known)
+    headings: dict[str, str] = {}
+    for heading, column in aliases.items():
+        if heading.isascii() == english:
+            headings.setdefault(column, heading)
+    return headings
 
 
 def _map_header(
@@ -267,19 +301,22 @@ def _map_header(
         if column is None:
             continue
         if column in first:
+            earlier = names[first[column]]
             reason = (
-                f"column '{column}' appears twice, as '{names[first[column]]}'"
-                f" (column {first[column] + 1}) and '{name}' (column {index + 1})"
+                f"同一列出现了两次：第 {first[column] + 1} 列“{earlier}”和第 {index + 1} 列“{name}”"
             )
-            errors.append(FieldError(field=column, reason=reason, line=line))
+            errors.append(FieldError(field=earlier, reason=reason, line=line))
             continue
         first[column] = index
         columns[index] = column
+    unheaded = _unheaded(aliases, names)
     for column in required:
         if column not in first:
-            chinese = [k for k, v in aliases.items() if v == column and not k.isascii()]
-            reason = f"the header has no '{column}' column (or '{chinese[0]}')"
-            errors.append(FieldError(field=column, reason=reason, line=line))
+            named = unheaded[column]
+            chinese = next(k for k, v in aliases.items() if v == column and not k.isascii())
+            other = f" {column}" if named == chinese else f"“{chinese}”"
+            reason = f"表头缺少“{named}”列（也可写作{other}）"
+            errors.append(FieldError(field=unheaded[column], reason=reason, line=line))
     if errors:
         _reject(errors, whole_file=True)
     return columns
@@ -289,11 +326,17 @@ def _map_header(
 
 
 class _Errors:
-    def __init__(self) -> None:
+    """A sheet's faults, each naming its column as the sheet heads it."""
+
+    def __init__(self, rows: list[_Row]) -> None:
         self.items: list[FieldError] = []
+        self.headings: Mapping[str, str] = rows[0].headings if rows else {}
+
+    def heading(self, column: str) -> str:
+        return self.headings.get(column, column)
 
     def add(self, line: int, column: str, reason: str) -> None:
-        self.items.append(FieldError(field=column, reason=reason, line=line))
+        self.items.append(FieldError(field=self.heading(column), reason=reason, line=line))
 
     def raise_if_any(self) -> None:
         if self.items:
@@ -321,7 +364,7 @@ def _reject(errors: list[FieldError], *, whole_file: bool = False) -> NoReturn:
 
 def _required(row: _Row, column: str, value: str, errors: _Errors) -> str | None:
     if not value:
-        errors.add(row.line, column, f"'{column}' is empty; it is required")
+        errors.add(row.line, column, f"“{errors.heading(column)}”为空；此列必填")
         return None
     return value
 
@@ -330,12 +373,9 @@ def _formatted(row: _Row, column: str, value: str, fmt: _Format, errors: _Errors
     if fmt.pattern.fullmatch(value):
         return value
     if EXCEL_NUMBER.fullmatch(value):
-        reason = (
-            f"'{value}' is a number Excel shortened; format the column as Text,"
-            " retype the codes and export again"
-        )
+        reason = f"“{value}”是被 Excel 缩写的数字；请把该列设置为文本格式，重新输入编码后再导出"
     else:
-        reason = f"'{value}' is not a valid {column}: expected {fmt.rule}"
+        reason = f"“{value}”不是有效的{errors.heading(column)}：应为{fmt.rule}"
     errors.add(row.line, column, reason)
     return None
 
@@ -348,7 +388,7 @@ def _code(row: _Row, column: str, fmt: _Format, errors: _Errors) -> str | None:
 def _name(row: _Row, errors: _Errors) -> str | None:
     value = _required(row, "name", row.text("name"), errors)
     if value is not None and len(value) > MAX_NAME_LENGTH:
-        errors.add(row.line, "name", f"'{value[:20]}…' is longer than {MAX_NAME_LENGTH} characters")
+        errors.add(row.line, "name", f"“{value[:20]}…”超过 {MAX_NAME_LENGTH} 个字符")
         return None
     return value
 
@@ -359,12 +399,12 @@ def _word(row: _Row, column: str, table: Mapping[str, V], errors: _Errors) -> V 
         return None
     found = table.get(value.casefold())
     if found is None:
-        errors.add(row.line, column, f"'{value}' is not allowed; use one of {_allowed(table)}")
+        errors.add(row.line, column, _not_allowed(value, table))
     return found
 
 
-def _allowed(table: Mapping[str, Any]) -> str:
-    return ", ".join(table)
+def _not_allowed(value: str, table: Mapping[str, Any]) -> str:
+    return f"“{value}”不是可用的值；可用：{'、'.join(table)}"
 
 
 def _first_time(
@@ -372,11 +412,15 @@ def _first_time(
 ) -> bool:
     """Record the key; a repeat is an error on the later row."""
     if key in first_line:
-        reason = f"'{key}' already appears on line {first_line[key]}"
+        reason = f"“{key}”与第 {first_line[key]} 行重复"
         errors.add(row.line, column, reason)
         return False
     first_line[key] = row.line
     return True
+
+
+def _unregistered(code: str) -> str:
+    return f"单位“{code}”尚未登记；请先导入单位"
 
 
 def _memo(lookup: Callable[[str], V]) -> Callable[[str], V]:
@@ -407,7 +451,7 @@ class _UnitRow:
 def parse_units(data: bytes, get_unit: Callable[[str], Unit | None]) -> list[Unit]:
     """Units of a file, parents before children, so they can be stored in that order."""
     rows = _read_rows(data, UNIT_HEADERS, UNIT_REQUIRED)
-    errors = _Errors()
+    errors = _Errors(rows)
     lookup = _memo(get_unit)
     first_line: dict[str, int] = {}
     in_file: dict[str, _UnitRow] = {}
@@ -450,14 +494,14 @@ def _check_against_store(row: _UnitRow, existing: Unit | None, errors: _Errors) 
         return
     if existing.level is not row.level:
         reason = (
-            f"unit '{row.code}' is already registered as a {existing.level} unit;"
-            f" an import cannot make it a {row.level} unit"
+            f"单位“{row.code}”已登记为{LEVEL_NAMES[existing.level]}，"
+            f"导入不能把它改为{LEVEL_NAMES[row.level]}"
         )
         errors.add(row.line, "level", reason)
     elif existing.parent_id != row.parent_code:
         reason = (
-            f"unit '{row.code}' is already registered under '{existing.parent_id}';"
-            f" an import cannot move it under '{row.parent_code}'"
+            f"单位“{row.code}”已登记在“{existing.parent_id}”之下，"
+            f"导入不能把它移到“{row.parent_code}”之下"
         )
         errors.add(row.line, "parent_code", reason)
 
@@ -488,7 +532,7 @@ def _resolve_unit(
 
 def _city_unit(row: _UnitRow, errors: _Errors) -> Unit | None:
     if row.parent_code is not None:
-        reason = f"a city unit has no parent, but '{row.parent_code}' is given"
+        reason = f"市局没有上级单位，但填写了“{row.parent_code}”"
         errors.add(row.line, "parent_code", reason)
         return None
     return _unit(row, city_id=row.code, county_id=None, station_id=None)
@@ -509,11 +553,12 @@ def _find_parent(
         return None
     if code is None:
         if row.level is not None:
-            reason = f"'parent_code' is empty; a {row.level} unit needs its parent's code"
+            heading = errors.heading("parent_code")
+            reason = f"“{heading}”为空；{LEVEL_NAMES[row.level]}须填写上级单位的编码"
             errors.add(row.line, "parent_code", reason)
         return None
     if code == row.code:
-        errors.add(row.line, "parent_code", f"unit '{code}' cannot be its own parent")
+        errors.add(row.line, "parent_code", f"单位“{code}”不能是自己的上级单位")
         return None
     if code in in_file:
         found = in_file[code]
@@ -521,7 +566,7 @@ def _find_parent(
         return _Parent(code, found.level, city)
     stored = lookup(code)
     if stored is None:
-        reason = f"parent unit '{code}' is neither in this file nor already registered"
+        reason = f"上级单位“{code}”既不在本文件中，也尚未登记"
         errors.add(row.line, "parent_code", reason)
         return None
     return _Parent(code, stored.level, stored.city_id)
@@ -533,8 +578,8 @@ def _parent_level_ok(row: _UnitRow, level: Level, parent: _Parent, errors: _Erro
     expected = PARENT_LEVEL[level]
     if parent.level is not expected:
         reason = (
-            f"the parent of a {level} unit must be a {expected} unit,"
-            f" but '{parent.code}' is a {parent.level} unit"
+            f"{LEVEL_NAMES[level]}的上级单位须是{LEVEL_NAMES[expected]}，"
+            f"但“{parent.code}”是{LEVEL_NAMES[parent.level]}"
         )
         errors.add(row.line, "parent_code", reason)
         return False
@@ -567,7 +612,7 @@ def parse_grids(
 ) -> list[Grid]:
     """Grids of a file; stations and responsible officers must already be registered."""
     rows = _read_rows(data, GRID_HEADERS, GRID_REQUIRED)
-    errors = _Errors()
+    errors = _Errors(rows)
     units = _memo(get_unit)
     users = _memo(get_user_by_login)
     first_line: dict[str, int] = {}
@@ -620,7 +665,10 @@ def _position(row: _Row, errors: _Errors) -> tuple[bool, tuple[float, float] | N
     given = [c for c in ("lat", "lon") if row.token(c)]
     if len(given) == 1:
         missing = "lon" if given == ["lat"] else "lat"
-        reason = f"'{missing}' is empty but '{given[0]}' is given; give both or neither"
+        reason = (
+            f"填写了“{errors.heading(given[0])}”，但“{errors.heading(missing)}”为空；"
+            "两者须同时填写或同时不填"
+        )
         errors.add(row.line, missing, reason)
         return False, None
     if lat is None or lon is None:
@@ -638,8 +686,8 @@ def _coordinate(row: _Row, column: str, errors: _Errors) -> float | None:
     except ValueError:
         number = math.nan
     if not -limit <= number <= limit:  # NaN fails this too
-        expected = f"decimal degrees, -{limit:g} to {limit:g}"
-        errors.add(row.line, column, f"'{value}' is not a valid {column}: expected {expected}")
+        expected = f"十进制度数，-{limit:g} 到 {limit:g}"
+        errors.add(row.line, column, f"“{value}”不是有效的{errors.heading(column)}：应为{expected}")
         return None
     return number
 
@@ -650,8 +698,7 @@ def _datum(row: _Row, errors: _Errors) -> Datum | None:
         return Datum.WGS84
     found = DATUM_WORDS.get(value.casefold())
     if found is None:
-        reason = f"'{value}' is not allowed; use one of {_allowed(DATUM_WORDS)}"
-        errors.add(row.line, "datum", reason)
+        errors.add(row.line, "datum", _not_allowed(value, DATUM_WORDS))
     return found
 
 
@@ -661,15 +708,14 @@ def _station(row: _Row, units: Callable[[str], Unit | None], errors: _Errors) ->
         return None
     unit = units(code)
     if unit is None:
-        reason = f"unit '{code}' is not registered; import units first"
-        errors.add(row.line, "station_code", reason)
+        errors.add(row.line, "station_code", _unregistered(code))
         return None
     if unit.level is not Level.STATION:
-        reason = f"unit '{code}' is a {unit.level} unit, not a police station"
+        reason = f"单位“{code}”是{LEVEL_NAMES[unit.level]}，不是派出所"
         errors.add(row.line, "station_code", reason)
         return None
     if unit.county_id is None:
-        errors.add(row.line, "station_code", f"station '{code}' is registered without a county")
+        errors.add(row.line, "station_code", f"派出所“{code}”登记时没有所属县区")
         return None
     return unit
 
@@ -690,13 +736,13 @@ def _officer(
 
 def _officer_fault(login: str, user: User | None, station: Unit | None) -> str | None:
     if user is None:
-        return f"no user has the login '{login}'; import users first"
+        return f"没有警号为“{login}”的用户；请先导入用户"
     if user.role is not Role.OFFICER:
-        return f"user '{login}' is a {user.role}; only an officer can be responsible for a grid"
+        return f"用户“{login}”是{ROLE_NAMES[user.role]}；只有民警能负责网格"
     if not user.active:
-        return f"user '{login}' is disabled"
+        return f"用户“{login}”已停用"
     if station is not None and user.station_id != station.id:
-        return f"officer '{login}' belongs to station '{user.station_id}', not '{station.id}'"
+        return f"民警“{login}”属于派出所“{user.station_id}”，不属于“{station.id}”"
     return None
 
 
@@ -706,7 +752,7 @@ def _officer_fault(login: str, user: User | None, station: Unit | None) -> str |
 def parse_users(data: bytes, get_unit: Callable[[str], Unit | None]) -> list[dict[str, Any]]:
     """Users of a file as dicts for the store; `password` is plain text, only when given."""
     rows = _read_rows(data, USER_HEADERS, USER_REQUIRED)
-    errors = _Errors()
+    errors = _Errors(rows)
     units = _memo(get_unit)
     first_line: dict[str, int] = {}
     users: list[dict[str, Any]] = []
@@ -748,9 +794,7 @@ def _read_user(
 def _role(row: _Row, errors: _Errors) -> Role | None:
     value = row.token("role")
     if value.casefold() == Role.PLATFORM.value:
-        reason = (
-            f"'{value}' clients cannot be imported from a file; use one of {_allowed(ROLE_WORDS)}"
-        )
+        reason = f"“{value}”（平台客户端）不能从文件导入；可用：{'、'.join(ROLE_WORDS)}"
         errors.add(row.line, "role", reason)
         return None
     return _word(row, "role", ROLE_WORDS, errors)
@@ -764,12 +808,12 @@ def _user_unit(
         return None
     unit = units(code)
     if unit is None:
-        errors.add(row.line, "unit_code", f"unit '{code}' is not registered; import units first")
+        errors.add(row.line, "unit_code", _unregistered(code))
         return None
     if role is not None and unit.level is not ROLE_LEVEL[role]:
         reason = (
-            f"a {role} must belong to a {ROLE_LEVEL[role]} unit,"
-            f" but '{code}' is a {unit.level} unit"
+            f"{ROLE_NAMES[role]}须属于{LEVEL_NAMES[ROLE_LEVEL[role]]}，"
+            f"但“{code}”是{LEVEL_NAMES[unit.level]}"
         )
         errors.add(row.line, "unit_code", reason)
         return None
@@ -782,8 +826,7 @@ def _active(row: _Row, errors: _Errors) -> bool | None:
         return True
     found = ACTIVE_WORDS.get(value.casefold())
     if found is None:
-        reason = f"'{value}' is not allowed; use one of {_allowed(ACTIVE_WORDS)}"
-        errors.add(row.line, "active", reason)
+        errors.add(row.line, "active", _not_allowed(value, ACTIVE_WORDS))
     return found
 
 
@@ -792,7 +835,7 @@ def _password(row: _Row, errors: _Errors) -> str | None:
     value = row.text("password")
     low, high = PASSWORD_LENGTH
     if value and not low <= len(value) <= high:
-        reason = f"the initial password must be {low} to {high} characters long, not {len(value)}"
+        reason = f"初始密码须为 {low} 到 {high} 个字符，而不是 {len(value)} 个"
         errors.add(row.line, "password", reason)
         return None
     return value or None

@@ -86,11 +86,23 @@ class UserOut(msgspec.Struct, kw_only=True):
 
 
 class UserIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """A person to add. `password`, if given, is an initial one: it only lets the person
+    choose their own (POST /api/v1/auth/password). Left out, the person has none until an
+    administrator issues one (POST /api/v1/users/{user_id}/initial-password)."""
+
     login: Login
     name: Name
     role: PersonRole
     unit_id: UnitId
-    password: Password
+    password: Password | None = None
+
+
+class InitialPasswordOut(msgspec.Struct, kw_only=True):
+    """Shown once, to hand to the person: it opens nothing but the change to their own."""
+
+    user_id: int
+    login: str
+    initial_password: str
 
 
 class UserPatch(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):

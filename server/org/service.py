@@ -7,6 +7,7 @@ command line, as the system (any city: that is how the first city gets in).
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol, TypeVar
 
@@ -17,11 +18,12 @@ from server.auth.principal import Principal
 from server.errors import ConflictError, ErrorCode, FieldError, InputError, NotFound
 from server.logs import get_logger
 from server.org import csv_import
-from server.org.csv_import import parse_grids, parse_units, parse_users
+from server.org.csv_import import LOGIN, parse_grids, parse_units, parse_users
 from server.org.schemas import (
     GridOut,
     ImportKind,
     ImportReport,
+    InitialPasswordOut,
     UnitOut,
     UserIn,
     UserOut,
@@ -38,6 +40,15 @@ UNUSABLE_PASSWORD = "!"  # noqa: S105 - a marker, not a secret
 USER_FIELDS = ("name", "role", "unit_id", "active")
 
 R = TypeVar("R")
+
+
+# Letters and digits that read unambiguously aloud and on paper (no 0/O, 1/l/I).
+_INITIAL_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnpqrstuvwxyz23456789"
+
+
+def initial_password(length: int = 12) -> str:
+    """A one-time password to hand over: 12 of 56 symbols, about 70 bits."""
+    return "".join(secrets.choice(_INITIAL_ALPHABET) for _ in range(length))
 
 
 def has_password(user: User) -> bool:
@@ -129,6 +140,7 @@ class _SheetRow(Protocol):
     @property
     def cells(self) -> dict[str, str]: ...
     def token(self, column: str) -> str: ...
+    def heading(self, column: str) -> str: ...
 
 
 def _read_sheet(
@@ -149,8 +161,9 @@ class _Faults:
     def __init__(self) -> None:
         self.items: list[FieldError] = []
 
-    def add(self, line: int, field: str, reason: str) -> None:
-        self.items.append(FieldError(field=field, reason=reason, line=line))
+    def add(self, row: _SheetRow, column: str, reason: str) -> None:
+        """A fault of a row, naming the column as the sheet heads it, as the parser does."""
+        self.items.append(FieldError(field=row.heading(column), reason=reason, line=row.line))
 
     def parse(self, parse: Callable[[], R]) -> R:
         """The parser's result; raises its faults and these together, if there are any."""
@@ -239,8 +252,12 @@ class OrgService:
                     "role": role.value,
                     **_ancestry(unit),
                     "active": True,
-                    "password_hash": self.passwords.hash(data.password),
+                    "password_hash": self.passwords.hash(data.password)
+                    if data.password
+                    else UNUSABLE_PASSWORD,
                     "demo_password": False,
+                    # Set by the administrator: good for choosing one's own, no more.
+                    "must_change_password": bool(data.password),
                 }
             ],
             _actor(principal),
@@ -271,6 +288,7 @@ class OrgService:
         if not isinstance(data.password, msgspec.UnsetType):
             changes["password_hash"] = self.passwords.hash(data.password)
             changes["demo_password"] = False
+            changes["must_change_password"] = True  # an initial password, as any admin sets
         if not changes:
             return user_out(target)
         updated = self.store.update_user(user_id, changes, _actor(principal))
@@ -283,6 +301,60 @@ class OrgService:
         if target.active and not updated.active:
             log.warning("user_disabled", user_id=user_id)
         return user_out(updated)
+
+    def create_admin(self, login: str, name: str, unit_id: str) -> InitialPasswordOut:
+        """The first city administrator of a fresh database (`beatsync users create-admin`),
+        with a one-time password to choose their own by; run as the system."""
+        if not LOGIN.pattern.fullmatch(login):
+            raise InputError(f"'{login}' is not a login (letters, digits, - and _)", field="login")
+        if self.store.get_user_by_login(login) is not None:
+            raise ConflictError(
+                f"login '{login}' is already taken", code=ErrorCode.ALREADY_EXISTS, field="login"
+            )
+        unit = self.store.get_unit(unit_id)
+        if unit is None or unit.level is not Level.CITY:
+            raise InputError(
+                f"'{unit_id}' is not a city unit here; import the units sheet first",
+                field="unit_id",
+            )
+        password = initial_password()
+        [user], _, _ = self.store.upsert_users(
+            [
+                {
+                    "login": login,
+                    "name": _name(name),
+                    "role": Role.CITY_ADMIN.value,
+                    **_ancestry(unit),
+                    "active": True,
+                    "password_hash": self.passwords.hash(password),
+                    "demo_password": False,
+                    "must_change_password": True,
+                }
+            ],
+            Actor.system(),
+        )
+        log.info("admin_created", user_id=user.id, unit_id=unit.id)
+        return InitialPasswordOut(user_id=user.id, login=login, initial_password=password)
+
+    def issue_initial_password(self, principal: Principal, user_id: int) -> InitialPasswordOut:
+        """A new one-time password for a person (a first one, or after a lost one): shown
+        to the administrator once, never stored but as a hash, and good only for choosing
+        the person's own (POST /api/v1/auth/password). Sessions are left as they are."""
+        target = self._visible_user(principal, user_id)
+        if target.role is Role.PLATFORM:
+            raise ConflictError("a platform client has a secret, not a password", field="user_id")
+        password = initial_password()
+        self.store.update_user(
+            user_id,
+            {
+                "password_hash": self.passwords.hash(password),
+                "demo_password": False,
+                "must_change_password": True,
+            },
+            _actor(principal),
+        )
+        log.info("initial_password_issued", user_id=user_id)
+        return InitialPasswordOut(user_id=user_id, login=target.login, initial_password=password)
 
     @staticmethod
     def _check_not_locking_out(role: Role, active: bool | msgspec.UnsetType) -> None:
@@ -354,10 +426,10 @@ class OrgService:
             # and registered ones are looked up within the city: this row is the only way
             # into another city.
             if level is Level.CITY and code != scope.city_id:
-                reason = f"'{code}' is not your city; you may import units of '{scope.city_id}'"
-                faults.add(row.line, "code", reason)
+                reason = f"“{code}”不是本市；只能导入“{scope.city_id}”的单位"
+                faults.add(row, "code", reason)
             elif scope.taken_elsewhere(self.store.get_unit(code)):
-                faults.add(row.line, "code", f"unit code '{code}' is already used in another city")
+                faults.add(row, "code", f"单位编码“{code}”已在其他城市使用")
         units = faults.parse(lambda: parse_units(data, scope.get_unit))
         if dry_run:
             created, updated = _predict(units, lambda u: self.store.get_unit(u.id))
@@ -380,7 +452,7 @@ class OrgService:
             # Stations and officers are looked up within the city; only the code can clash.
             code = row.token("code")
             if code and scope.taken_elsewhere(self.store.get_grid(code)):
-                faults.add(row.line, "code", f"grid code '{code}' is already used in another city")
+                faults.add(row, "code", f"网格编码“{code}”已在其他城市使用")
         grids = faults.parse(lambda: parse_grids(data, scope.get_unit, scope.get_user_by_login))
         if dry_run:
             created, updated = _predict(grids, lambda g: _unplaced(self.store.get_grid(g.code), g))
@@ -444,18 +516,17 @@ class OrgService:
         login = row.token("login")
         old = self.store.get_user_by_login(login) if login else None
         if scope.taken_elsewhere(old):
-            faults.add(row.line, "login", f"login '{login}' is already taken in another city")
+            faults.add(row, "login", f"警号“{login}”已在其他城市使用")
         elif old is not None and old.role is Role.PLATFORM:
-            reason = f"'{login}' is the login of a platform client, which a file cannot change"
-            faults.add(row.line, "login", reason)
+            faults.add(row, "login", f"“{login}”是平台客户端的登录名，不能用文件修改")
         elif login and login == own_login:
             # Words the parser does not know are reported by the parser itself.
             active = csv_import.ACTIVE_WORDS.get(row.token("active").casefold())
             role = csv_import.ROLE_WORDS.get(row.token("role").casefold())
             if has_status and active is False:
-                faults.add(row.line, "active", "this row would disable your own account")
+                faults.add(row, "active", "这一行会停用你自己的账号")
             if role not in (None, Role.CITY_ADMIN):
-                faults.add(row.line, "role", "this row would take away your own admin role")
+                faults.add(row, "role", "这一行会取消你自己的管理员角色")
 
     def _prepare_user(
         self,
@@ -485,6 +556,9 @@ class OrgService:
                 hashes[password] = self.passwords.hash(password)
             user["password_hash"] = hashes[password]
             user["demo_password"] = False
+            # Shared by a whole sheet and written in plain text: good once, for choosing
+            # one's own, and no more (POST /api/v1/auth/password).
+            user["must_change_password"] = True
         elif old is None:
             user["password_hash"] = UNUSABLE_PASSWORD
         return user, sets_password

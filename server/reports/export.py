@@ -50,10 +50,28 @@ TOTAL_LABEL = "合计"
 # Excel and WPS measure a column in widths of "0"; a Chinese character takes about two.
 _MIN_WIDTH, _MAX_WIDTH, _HEADER_WRAP = 6, 40, 12
 _A4 = 9  # XlsxWriter's paper code
+# Excel and WPS read a cell that begins with one of these as a formula: a unit named
+# `=HYPERLINK(...)` would run in the sheet a supervisor opens (CSV injection).
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+# Text only, never formulas or links, whatever a string begins with.
+_BOOK_OPTIONS = {"in_memory": True, "strings_to_formulas": False, "strings_to_urls": False}
+
+
+def as_text_cell(value: Any) -> Any:
+    """OWASP's rule: text that a spreadsheet would read as a formula gets a leading single
+    quote. Numbers are not text: they stay numbers (a negative count is still a count)."""
+    if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+def _cells(values: list[Any]) -> list[Any]:
+    return [as_text_cell(v) for v in values]
 
 
 def _rows(bulletin: Bulletin) -> list[list[Any]]:
-    return [[get(r) for _, get in COLUMNS] for r in [*bulletin.counties, *bulletin.stations]]
+    units = [*bulletin.counties, *bulletin.stations]
+    return [_cells([get(r) for _, get in COLUMNS]) for r in units]
 
 
 def _total(bulletin: Bulletin) -> list[Any]:
@@ -68,14 +86,17 @@ def _total(bulletin: Bulletin) -> list[Any]:
         warnings=bulletin.total.warnings,
         publicity=bulletin.total.publicity,
     )
-    values = [get(row) for _, get in COLUMNS]
+    values = _cells([get(row) for _, get in COLUMNS])
     values[HEADERS.index("排名")] = None
     return values
 
 
 def _title(bulletin: Bulletin) -> str:
     kind = {"day": "日通报", "week": "周研判", "month": "月讲评"}[bulletin.period.value]
-    return f"{bulletin.total.name}{kind} {bulletin.date_from}至{bulletin.date_to}"
+    text: str = as_text_cell(
+        f"{bulletin.total.name}{kind} {bulletin.date_from}至{bulletin.date_to}"
+    )
+    return text
 
 
 def to_csv(bulletin: Bulletin) -> bytes:
@@ -112,7 +133,7 @@ def to_xlsx(bulletin: Bulletin) -> bytes:
     rows = _rows(bulletin)
     total = _total(bulletin)
     buffer = io.BytesIO()
-    book = xlsxwriter.Workbook(buffer, {"in_memory": True})
+    book = xlsxwriter.Workbook(buffer, _BOOK_OPTIONS)
     title = book.add_format({"bold": True, "font_size": 14, "align": "center"})
     head = book.add_format(
         {"bold": True, "text_wrap": True, "valign": "vcenter", "align": "center", "border": 1}
@@ -153,7 +174,7 @@ def to_xlsx(bulletin: Bulletin) -> bytes:
     lagging.write(0, 0, "落后单位", head)
     lagging.set_column(0, 0, 30)
     for n, name in enumerate(bulletin.lagging_units, start=1):
-        lagging.write(n, 0, name)
+        lagging.write_string(n, 0, as_text_cell(name))
     book.close()
     return buffer.getvalue()
 

@@ -23,6 +23,9 @@ class Reason(StrEnum):
     VISIT_AFTER_CANCEL = "visit_after_cancel"
     SYNC_CONFLICT = "sync_conflict"  # a sync conflict record names this entry
     RESUBMITTED = "resubmitted"  # it supersedes an entry a supervisor returned
+    # Handed in by a phone as it was cut off (device revoked, user disabled): only the
+    # phone says it was recorded before (sync/PROTOCOL.md, Being cut off).
+    HANDED_IN_AT_REVOCATION = "handed_in_at_revocation"
 
 
 class ReviewItem(msgspec.Struct, kw_only=True):

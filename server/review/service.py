@@ -66,6 +66,7 @@ def reasons_for(row: dict[str, Any], limit_m: float) -> tuple[list[Reason], floa
         Reason.IMPOSSIBLE_TIME,
         Reason.VISIT_AFTER_REASSIGN,
         Reason.VISIT_AFTER_CANCEL,
+        Reason.HANDED_IN_AT_REVOCATION,
     ):
         if flag.value in flags:
             reasons.append(flag)

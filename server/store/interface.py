@@ -32,7 +32,7 @@ from server.store.records import (
     Jurisdiction,
     NewWarning,
     PublicityTask,
-    RefreshOutcome,
+    RefreshResult,
     Unit,
     UnitKey,
     User,
@@ -107,9 +107,12 @@ class CoreStore(Protocol):
     def get_device_by_pk(self, pk: int) -> Device | None: ...
     def list_devices(self, user_ids: Iterable[int]) -> list[Device]: ...
     def rotate_refresh(
-        self, old_hash: str, new_hash: str, new_expires: datetime
-    ) -> tuple[RefreshOutcome, str | None, int | None]:
-        """Spend a refresh token; a reused one revokes its session. (outcome, sid, uid)."""
+        self, old_hash: str, new_hash: str, new_expires: datetime, retry_window: timedelta
+    ) -> RefreshResult:
+        """Spend a refresh token, storing new_hash as its successor (ROTATED). The same
+        token again within retry_window of its first use, while that successor is unused
+        and equals new_hash, is a retry (RETRIED: nothing changes); any other second use
+        revokes the session (REUSED)."""
         ...
 
     def revoke_session(self, session_id: str, reason: str) -> None: ...
@@ -119,6 +122,10 @@ class CoreStore(Protocol):
 
     def auth_state(self, session_id: str) -> AuthState | None:
         """The session's user and device with their revocation state; one indexed read."""
+        ...
+
+    def open_handin(self, session_id: str) -> datetime:
+        """Mark a cut-off session's hand-in begun, the first time only; when it began."""
         ...
 
     def record_login_failure(self, key: str) -> None: ...
@@ -318,6 +325,10 @@ class SupervisionStore(Protocol):
         self, limits: dict[str, tuple[int, int]], step_minutes: int
     ) -> list[dict[str, Any]]:
         """Record every escalation step due now, once each, audited; return the new ones."""
+        ...
+
+    def escalation_backlog(self, limits: dict[str, tuple[int, int]]) -> tuple[int, int]:
+        """(warnings overdue now, those with no contact escalation step recorded yet)."""
         ...
 
     def list_escalations(

@@ -421,6 +421,11 @@ def applied(db: Database) -> list[str]:
     return [m.name for m in migrations.applied(db)]
 
 
+def known() -> list[str]:
+    """The names of every migration this code has, in order."""
+    return [m.name for m in migrations._migrations]
+
+
 @migrations(name="m005_supervision")
 def m005_supervision(db: Database) -> None:
     """Supervision: report indexes, escalation steps, visit reviews, grid centroids, and
@@ -668,3 +673,18 @@ def m014_scope_order(db: Database) -> None:
             (kind,),
         )
     db.execute("CREATE INDEX scope_members_order ON scope_members(officer_id, sort_key)")
+
+
+@migrations(name="m015_session_handin")
+def m015_session_handin(db: Database) -> None:
+    """When a cut-off session (its device revoked or its user disabled) first handed in
+    what its phone had not yet pushed: the hand-in stays open a short while from then
+    (sync/PROTOCOL.md, Being cut off), and never again. NULL: not handed in."""
+    db.execute("ALTER TABLE sessions ADD COLUMN handin_at TEXT")
+
+
+@migrations(name="m016_initial_password")
+def m016_initial_password(db: Database) -> None:
+    """A password an administrator set is an initial one: it opens nothing but the change
+    to a password of the user's own. Passwords set before stay as they were."""
+    db.execute("ALTER TABLE users ADD COLUMN must_change_password INTEGER NOT NULL DEFAULT 0")

@@ -91,6 +91,8 @@ class User(msgspec.Struct, frozen=True, kw_only=True):
     demo_password: bool
     created_at: datetime
     updated_at: datetime
+    # Set by an administrator (or the CLI): good only to choose a password of one's own.
+    must_change_password: bool = False
 
 
 class Device(msgspec.Struct, frozen=True, kw_only=True):
@@ -111,6 +113,11 @@ class AuthState(msgspec.Struct, frozen=True, kw_only=True):
     user: User
     device: Device
     session_revoked: bool
+    # When and why the session ended, and when it first handed in what its phone held
+    # after being cut off (sync/PROTOCOL.md, Being cut off).
+    session_revoked_at: datetime | None = None
+    session_revoke_reason: str | None = None
+    handin_at: datetime | None = None
 
     @property
     def device_revoked(self) -> bool:
@@ -119,10 +126,23 @@ class AuthState(msgspec.Struct, frozen=True, kw_only=True):
 
 class RefreshOutcome(StrEnum):
     ROTATED = "rotated"
+    # The same token again, within the retry window, while its successor is unused: a
+    # retry after a lost answer. The successor already stored is answered again.
+    RETRIED = "retried"
     REUSED = "reused"
     REVOKED = "revoked"
     UNKNOWN = "unknown"
     EXPIRED = "expired"
+
+
+class RefreshResult(msgspec.Struct, frozen=True, kw_only=True):
+    """What spending a refresh token did. `expires_at` is the successor's expiry (ROTATED,
+    RETRIED); session and user are known for every outcome but UNKNOWN."""
+
+    outcome: RefreshOutcome
+    session_id: str | None = None
+    user_id: int | None = None
+    expires_at: datetime | None = None
 
 
 class WarningState(StrEnum):

@@ -8,6 +8,9 @@ task row aliased `t`, wherever a member row is written.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 SORT_KEY_SQL = {
     "warning": (
         "CASE WHEN t.state IN ('new', 'dispatched', 'in_progress') THEN 0 ELSE 1 END"
@@ -19,6 +22,18 @@ SORT_KEY_SQL = {
     ),
 }
 TASK_TABLE = {"warning": "warnings", "publicity": "publicity_tasks"}
+_OPEN = {"warning": ("new", "dispatched", "in_progress"), "publicity": ("planned", "in_progress")}
+_STATE = {"warning": "state", "publicity": "status"}
+_DUE = {"warning": "deadline_at", "publicity": "window_end"}
+
+
+def sort_key(kind: str, row: Mapping[str, Any]) -> str:
+    """SORT_KEY_SQL in Python, for a writer that holds the task row already (a push): the
+    same text to the byte, from the columns as stored."""
+    rank = 0 if row[_STATE[kind]] in _OPEN[kind] else 1
+    return f"{rank}|{row[_DUE[kind]]}|{kind[0]}|{int(row['id']):012d}"
+
+
 # (officer, kind, task id, version, task id): a member row with its key, new or updated.
 UPSERT_MEMBER = {
     kind: (
@@ -29,3 +44,9 @@ UPSERT_MEMBER = {
     )
     for kind, expression in SORT_KEY_SQL.items()
 }
+# (officer, kind, task id, version, key): the same, with the key already known.
+UPSERT_MEMBER_KEYED = (
+    "INSERT INTO scope_members (officer_id, task_kind, task_id, version, sort_key)"
+    " VALUES (?, ?, ?, ?, ?) ON CONFLICT (officer_id, task_kind, task_id)"
+    " DO UPDATE SET version = excluded.version, sort_key = excluded.sort_key"
+)

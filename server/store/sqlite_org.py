@@ -8,7 +8,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from server.clock import iso
+from server.clock import iso, parse_iso
 from server.errors import NotFound
 from server.store.records import (
     Actor,
@@ -17,14 +17,13 @@ from server.store.records import (
     Grid,
     Jurisdiction,
     RefreshOutcome,
+    RefreshResult,
     Unit,
     User,
 )
 from server.store.sqlite_base import AuditItem, to_record
 from server.store.sqlite_scope import SQLiteScope, chunks
 
-# How long after a refresh the same refresh token may be retried (its answer was lost).
-REFRESH_RETRY_GRACE = timedelta(seconds=120)
 USER_AUDIT_FIELDS = ("login", "name", "role", "unit_id", "active")
 # A grid with its centroid, as given and in the datum given (records.Grid).
 _GRIDS = (
@@ -257,7 +256,8 @@ class SQLiteOrg(SQLiteScope):
         """Insert or update users by login in one transaction.
 
         Each dict has login, name, role, unit_id, city_id, county_id, station_id, active,
-        and for new users password_hash (and optionally demo_password). An existing user's
+        and for new users password_hash (and optionally demo_password and
+        must_change_password: an initial password, good for one change only). An existing user's
         password is kept unless password_hash is given. Disabling a user ends their sessions,
         and an officer disabled or moved returns their open warnings to the station queue,
         as update_user does. Returns (users, created, updated).
@@ -275,8 +275,9 @@ class SQLiteOrg(SQLiteScope):
                 if old is None:
                     row = conn.execute(
                         "INSERT INTO users (login, name, role, unit_id, city_id, county_id,"
-                        " station_id, active, password_hash, demo_password, created_at,"
-                        " updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?) RETURNING *",
+                        " station_id, active, password_hash, demo_password,"
+                        " must_change_password, created_at, updated_at)"
+                        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?) RETURNING *",
                         (
                             user["login"],
                             user["name"],
@@ -288,6 +289,7 @@ class SQLiteOrg(SQLiteScope):
                             int(user.get("active", True)),
                             user["password_hash"],
                             int(user.get("demo_password", False)),
+                            int(user.get("must_change_password", False)),
                             now,
                             now,
                         ),
@@ -312,7 +314,7 @@ class SQLiteOrg(SQLiteScope):
                     row = conn.execute(
                         "UPDATE users SET name=?, role=?, unit_id=?, city_id=?, county_id=?,"
                         " station_id=?, active=?, password_hash=?, demo_password=?,"
-                        " updated_at=? WHERE id=? RETURNING *",
+                        " must_change_password=?, updated_at=? WHERE id=? RETURNING *",
                         (
                             merged["name"],
                             merged["role"],
@@ -323,6 +325,7 @@ class SQLiteOrg(SQLiteScope):
                             merged["active"],
                             merged["password_hash"],
                             int(merged.get("demo_password") or 0),
+                            int(merged.get("must_change_password") or 0),
                             now,
                             old["id"],
                         ),
@@ -364,6 +367,7 @@ class SQLiteOrg(SQLiteScope):
             "active",
             "password_hash",
             "demo_password",
+            "must_change_password",
         }
         unknown = set(changes) - allowed
         if unknown:
@@ -554,18 +558,20 @@ class SQLiteOrg(SQLiteScope):
         return [to_record(r, Device) for r in rows]
 
     def rotate_refresh(
-        self, old_hash: str, new_hash: str, new_expires: datetime
-    ) -> tuple[RefreshOutcome, str | None, int | None]:
-        """Spend a refresh token and issue its successor, atomically.
+        self, old_hash: str, new_hash: str, new_expires: datetime, retry_window: timedelta
+    ) -> RefreshResult:
+        """Spend a refresh token and store its successor, atomically.
 
         A token presented a second time revokes its whole session (reuse detection), with
         one exception: the answer to a refresh can be lost on a village network, so within
-        REFRESH_RETRY_GRACE of its use, while its successor has not been used, the same
-        token may be spent again; the unused successor is retired and a new one issued.
-        Returns (outcome, session id, user id); only ROTATED stores new_hash.
+        retry_window of the token's first use, while the session is live and the successor
+        stored then is unused, presenting it again is a retry. A retry changes nothing: the
+        caller derives the successor from the token (new_hash must be the one stored) and
+        answers with it again, so retries and concurrent refreshes of one token all get
+        the one successor, and no second line of tokens ever exists.
         """
         now = self._now()
-        grace_start = iso(self.clock.now() - REFRESH_RETRY_GRACE)
+        window_start = iso(self.clock.now() - retry_window)
         with self.transaction() as conn:
             row = conn.execute(
                 "SELECT t.*, s.user_id, s.revoked_at AS session_revoked FROM refresh_tokens t"
@@ -573,43 +579,49 @@ class SQLiteOrg(SQLiteScope):
                 (old_hash,),
             ).fetchone()
             if row is None:
-                return RefreshOutcome.UNKNOWN, None, None
+                return RefreshResult(outcome=RefreshOutcome.UNKNOWN)
             session_id, user_id = row["session_id"], row["user_id"]
             if row["used_at"] is None and row["session_revoked"] is not None:
-                return RefreshOutcome.REVOKED, session_id, user_id
-            successor = (
-                conn.execute(
-                    "SELECT used_at FROM refresh_tokens WHERE token_hash = ?",
-                    (row["replaced_by"],),
-                ).fetchone()
-                if row["replaced_by"]
-                else None
-            )
-            if (
-                row["used_at"] is not None
-                and row["used_at"] >= grace_start
-                and row["session_revoked"] is None
-                and successor is not None
-                and successor["used_at"] is None
-            ):
-                # A retry after a lost answer: retire the successor nobody received.
-                conn.execute(
-                    "UPDATE refresh_tokens SET used_at = ? WHERE token_hash = ?",
-                    (now, row["replaced_by"]),
+                return RefreshResult(
+                    outcome=RefreshOutcome.REVOKED, session_id=session_id, user_id=user_id
                 )
-            elif row["used_at"] is not None:
+            if row["used_at"] is not None:
+                successor = (
+                    conn.execute(
+                        "SELECT used_at, expires_at FROM refresh_tokens WHERE token_hash = ?",
+                        (row["replaced_by"],),
+                    ).fetchone()
+                    if row["replaced_by"]
+                    else None
+                )
+                if (
+                    row["used_at"] >= window_start
+                    and row["session_revoked"] is None
+                    and row["replaced_by"] == new_hash
+                    and successor is not None
+                    and successor["used_at"] is None
+                ):
+                    return RefreshResult(
+                        outcome=RefreshOutcome.RETRIED,
+                        session_id=session_id,
+                        user_id=user_id,
+                        expires_at=parse_iso(successor["expires_at"]),
+                    )
                 conn.execute(
                     "UPDATE sessions SET revoked_at = coalesce(revoked_at, ?),"
                     " revoke_reason = coalesce(revoke_reason, 'refresh token reused')"
                     " WHERE id = ?",
                     (now, session_id),
                 )
-                return RefreshOutcome.REUSED, session_id, user_id
+                return RefreshResult(
+                    outcome=RefreshOutcome.REUSED, session_id=session_id, user_id=user_id
+                )
             if row["expires_at"] <= now:
-                return RefreshOutcome.EXPIRED, session_id, user_id
+                return RefreshResult(
+                    outcome=RefreshOutcome.EXPIRED, session_id=session_id, user_id=user_id
+                )
             conn.execute(
-                "UPDATE refresh_tokens SET used_at = coalesce(used_at, ?), replaced_by = ?"
-                " WHERE token_hash = ?",
+                "UPDATE refresh_tokens SET used_at = ?, replaced_by = ? WHERE token_hash = ?",
                 (now, new_hash, old_hash),
             )
             conn.execute(
@@ -622,7 +634,12 @@ class SQLiteOrg(SQLiteScope):
                 " (SELECT device_pk FROM sessions WHERE id = ?)",
                 (now, session_id),
             )
-        return RefreshOutcome.ROTATED, session_id, user_id
+        return RefreshResult(
+            outcome=RefreshOutcome.ROTATED,
+            session_id=session_id,
+            user_id=user_id,
+            expires_at=new_expires,
+        )
 
     def revoke_session(self, session_id: str, reason: str) -> None:
         """End one session (logout). Idempotent."""
@@ -677,7 +694,8 @@ class SQLiteOrg(SQLiteScope):
     def auth_state(self, session_id: str) -> AuthState | None:
         """One read per request: the session's user and device, and whether either is cut off."""
         row = self._one(
-            "SELECT s.revoked_at AS s_revoked, d.id AS d_id, d.user_id AS d_user_id,"
+            "SELECT s.revoked_at AS s_revoked, s.revoke_reason AS s_reason,"
+            " s.handin_at AS s_handin, d.id AS d_id, d.user_id AS d_user_id,"
             " d.device_id AS d_device_id, d.name AS d_name, d.first_seen AS d_first_seen,"
             " d.last_seen AS d_last_seen, d.revoked_at AS d_revoked_at,"
             " d.revoked_by AS d_revoked_by, u.*"
@@ -687,14 +705,28 @@ class SQLiteOrg(SQLiteScope):
         )
         if row is None:
             return None
-        s_revoked = row.pop("s_revoked")
+        s_revoked, s_reason = row.pop("s_revoked"), row.pop("s_reason")
+        s_handin = row.pop("s_handin")
         device = {k[2:]: row.pop(k) for k in list(row) if k.startswith("d_")}
         return AuthState(
             session_id=session_id,
             user=to_record(row, User),
             device=to_record(device, Device),
             session_revoked=s_revoked is not None,
+            session_revoked_at=parse_iso(s_revoked) if s_revoked else None,
+            session_revoke_reason=s_reason,
+            handin_at=parse_iso(s_handin) if s_handin else None,
         )
+
+    def open_handin(self, session_id: str) -> datetime:
+        """Mark the session's hand-in begun (the first time only); when it began."""
+        with self.transaction() as conn:
+            row = conn.execute(
+                "UPDATE sessions SET handin_at = coalesce(handin_at, ?) WHERE id = ?"
+                " RETURNING handin_at",
+                (self._now(), session_id),
+            ).fetchone()
+        return parse_iso(row["handin_at"])
 
     # -- login throttling ----------------------------------------------------------------
 

@@ -17,6 +17,7 @@ import msgspec
 
 from server.clock import iso
 from server.store.records import Actor
+from server.store.scope_order import sort_key
 from server.store.sqlite_base import AuditItem
 from server.store.sqlite_scope import PUBLICITY_FINAL, WARNING_FINAL, KnownTask, chunks
 from server.store.sync_records import PushContext
@@ -56,9 +57,18 @@ WARNING_READ = (
     # When a visit can have happened: after the warning arrived (and was dispatched).
     "created_at",
     "dispatched_at",
+    "deadline_at",  # with state and id: the task's place in its holders' pulls
     *SCOPE_COLUMNS,
 )
-PUBLICITY_READ = ("id", "status", "closed_at", "version", "created_at", *SCOPE_COLUMNS)
+PUBLICITY_READ = (
+    "id",
+    "status",
+    "closed_at",
+    "version",
+    "created_at",
+    "window_end",
+    *SCOPE_COLUMNS,
+)
 
 
 class Prepared(NamedTuple):
@@ -299,7 +309,18 @@ class PushBatch:
                 continue
             hlc, _ = merge.trusted_hlc(prep.device_hlc, server_hlc, self.ctx.now_ms)
             server_hlc = max(server_hlc, HLC(hlc.wall_ms, hlc.counter, server_hlc.node))
-            if isinstance(mutation, RecordVisit):
+            revoked = self.ctx.revoked_at_ms
+            if revoked is not None and merge.recorded_after_revocation(
+                prep.device_hlc.wall_ms, self.ctx.clock_offset_ms, revoked
+            ):
+                result = self._reject(
+                    mutation,
+                    merge.Rejection.RECORDED_AFTER_REVOCATION,
+                    "recorded after this device was revoked or its user disabled;"
+                    " kept for review, not applied",
+                    "hlc",
+                )
+            elif isinstance(mutation, RecordVisit):
                 result = self._visit(mutation, prep, hlc)
             else:
                 result = self._field(mutation, hlc)
@@ -359,6 +380,7 @@ class PushBatch:
             (["clock_skew"] if self.ctx.skew_flagged else [])
             + ([decision.conflict.value] if decision.conflict else [])
             + (["impossible_time"] if impossible else [])
+            + ([merge.HANDED_IN_FLAG] if self.ctx.revoked_at_ms is not None else [])
         )
         before, after = self._apply(task, decision, mutation, impossible)
         hlc_text = hlc.encode()
@@ -509,7 +531,8 @@ class PushBatch:
                     task.entity,
                     str(mutation.task_id),
                     {"field": name, "value": stored[0] if stored else None},
-                    {"field": name, "value": mutation.value, "hlc": hlc_text},
+                    {"field": name, "value": mutation.value, "hlc": hlc_text}
+                    | ({"flags": [merge.HANDED_IN_FLAG]} if self.ctx.revoked_at_ms else {}),
                     task.scope,
                 )
             )
@@ -576,6 +599,7 @@ class PushBatch:
                 version=task.row["version"] + 1,
                 cancelled=task.row[task.state_column] == "cancelled",
                 assignees=set(task.assignees),
+                sort_key=sort_key(task.kind.value, task.row),
             )
         for (table, columns), rows in shapes.items():
             assignments = "".join(f"{c} = ?, " for c in columns)

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from typing import NamedTuple, TypeVar
 
 from server.clock import iso
-from server.store.scope_order import UPSERT_MEMBER
+from server.store.scope_order import UPSERT_MEMBER, UPSERT_MEMBER_KEYED
 from server.store.sqlite_base import SQLiteBase
 from sync import checksum
 
@@ -86,9 +86,16 @@ class SQLiteScope(SQLiteBase):
                     kind, task_id, current[key][officer]
                 )
                 changes.append((seq, officer, kind, task_id, "remove", reason, now))
+        # The member's place in the pull's order comes from the task row as it now is:
+        # from the caller when it holds the row (a push), else read in the statement.
+        keyed = {key: k.sort_key for key, k in (known or {}).items() if k.sort_key}
+        conn.executemany(
+            UPSERT_MEMBER_KEYED, [(*u, keyed[u[1:3]]) for u in upserts if u[1:3] in keyed]
+        )
         for kind, statement in UPSERT_MEMBER.items():
-            # The member's place in the pull's order comes from the task row as it now is.
-            conn.executemany(statement, [(*u, u[2]) for u in upserts if u[1] == kind])
+            conn.executemany(
+                statement, [(*u, u[2]) for u in upserts if u[1] == kind and u[1:3] not in keyed]
+            )
         conn.executemany(
             "DELETE FROM scope_members WHERE officer_id = ? AND task_kind = ? AND task_id = ?",
             deletes,
@@ -177,6 +184,7 @@ class KnownTask(NamedTuple):
     version: int
     cancelled: bool
     assignees: set[int]
+    sort_key: str | None = None  # scope_order.sort_key of the task as it will be stored
 
 
 class _ScopeInputs(NamedTuple):
@@ -202,7 +210,7 @@ def _load_scope_inputs(
     )
     if known is not None:
         for key in keys:
-            inputs.version[key], is_cancelled, inputs.assignees[key] = known[key]
+            inputs.version[key], is_cancelled, inputs.assignees[key], _ = known[key]
             if is_cancelled:
                 inputs.cancelled.add(key)
     for kind in ("warning", "publicity"):

@@ -498,6 +498,19 @@ class SQLiteSupervision(SQLiteScope, SQLiteClaims):
             self._append_audit(conn, audit, Actor.system())
         return created
 
+    def escalation_backlog(self, limits: Limits) -> tuple[int, int]:
+        """(warnings overdue now, those of them with no contact escalation recorded yet):
+        the second stays near 0 while escalation passes keep up. One scan of the open
+        warnings' index, for /metrics at scrape time."""
+        condition, params = overdue_sql(self.clock.now(), limits)
+        row = self._one(
+            "SELECT count(*) AS overdue, coalesce(sum(NOT EXISTS (SELECT 1 FROM escalations e"  # noqa: S608
+            " WHERE e.warning_id = w.id AND e.kind = 'contact')), 0) AS unescalated"
+            f" FROM warnings w WHERE {condition}",
+            params,
+        )
+        return (int(row["overdue"]), int(row["unescalated"])) if row else (0, 0)
+
     def list_escalations(
         self,
         column: str,

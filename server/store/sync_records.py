@@ -21,6 +21,9 @@ class PushContext(msgspec.Struct, frozen=True, kw_only=True):
     now_ms: int
     clock_offset_ms: int
     skew_flagged: bool
+    # Set for a hand-in (PROTOCOL.md, Being cut off): when the device was revoked or its
+    # user disabled, in ms. What the phone made before is flagged; what after, refused.
+    revoked_at_ms: int | None = None
 
 
 class PullItem(msgspec.Struct, kw_only=True):

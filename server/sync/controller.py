@@ -14,6 +14,7 @@ from litestar.response import Stream
 from server.auth.principal import Principal
 from server.bounds import ID_MAX
 from server.guards import allow
+from server.metrics import Metrics
 from server.store.interface import Store
 from server.store.records import Role
 from server.streams import event_stream_response, still_allowed
@@ -49,6 +50,7 @@ class SyncController(Controller):
     @get("/pull", operation_id="syncPull", sync_to_thread=True)
     def pull(
         self,
+        request: Request[Any, Any, Any],
         principal: NamedDependency[Principal],
         sync: NamedDependency[SyncService],
         cursor: FromQuery[str | None] = None,
@@ -56,7 +58,10 @@ class SyncController(Controller):
     ) -> PullResponse:
         """What changed in this officer's scope since `cursor` (none: everything, most
         urgent first). Pass back the returned cursor; repeat while has_more."""
-        return sync.pull(principal, cursor, limit)
+        page = sync.pull(principal, cursor, limit)
+        metrics: Metrics = request.app.state.metrics
+        metrics.pulled(len(page.changes))
+        return page
 
     @post(
         "/push",
@@ -76,7 +81,10 @@ class SyncController(Controller):
         record never blocks the ones queued behind it on the phone.
         """
         body = await request.body()
-        return await anyio.to_thread.run_sync(sync.push_raw, principal, body)
+        response = await anyio.to_thread.run_sync(sync.push_raw, principal, body)
+        metrics: Metrics = request.app.state.metrics
+        metrics.pushed(response.results)
+        return response
 
     @get(
         "/events",

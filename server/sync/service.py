@@ -9,6 +9,7 @@ from typing import Any
 import msgspec
 
 from server.auth.principal import Principal
+from server.bodies import NUL, NUL_REASON, nul_field
 from server.bounds import TIME_RANGE, time_in_range
 from server.clock import iso
 from server.errors import BeatsyncError, ErrorCode, InputError
@@ -66,7 +67,8 @@ def _mutation_id_of(raw: msgspec.Raw) -> str | None:
         value = msgspec.json.decode(raw, type=dict[str, Any]).get("mutation_id")
     except (msgspec.DecodeError, msgspec.ValidationError):
         return None
-    return value[:64] if isinstance(value, str) and value else None
+    # Kept with the rejection: a NUL, refused in every stored string, would be stored here.
+    return value[:64] if isinstance(value, str) and value and NUL not in value else None
 
 
 def encode_cursor(mode: str, number: int, key: str = "") -> str:
@@ -101,12 +103,13 @@ def _decode_push(body: bytes) -> _DecodedPush:
     for each malformed one. Raises InputError when the envelope itself is bad."""
     try:
         # Nearly every push is well-formed: one typed decode, and mutation by mutation
-        # only when something in it is not.
+        # only when something in it is not (a NUL in a string is, though it decodes).
         whole = push_request_decoder.decode(body)
     except (msgspec.ValidationError, msgspec.DecodeError):
         pass
     else:
-        return _DecodedPush(whole.device_time, list(enumerate(whole.mutations)), {}, [])
+        if b"\\u0000" not in body:
+            return _DecodedPush(whole.device_time, list(enumerate(whole.mutations)), {}, [])
     try:
         envelope = _push_envelope.decode(body)
     except msgspec.ValidationError as exc:
@@ -119,17 +122,23 @@ def _decode_push(body: bytes) -> _DecodedPush:
     decoded = _DecodedPush(envelope.device_time, [], {}, [])
     for index, raw in enumerate(envelope.mutations):
         try:
-            decoded.valid.append((index, _mutation.decode(raw)))
+            mutation = _mutation.decode(raw)
         except (msgspec.ValidationError, msgspec.DecodeError) as exc:
             path, reason = field_from_msgspec(str(exc))
-            mutation_id = _mutation_id_of(raw) or f"#{index}"
-            code = Rejection.MALFORMED_MUTATION.value
-            decoded.malformed[index] = MutationResult(
-                mutation_id=mutation_id,
-                status="rejected",
-                problem=MutationProblem(code=code, detail=reason, field=path or None),
-            )
-            decoded.kept.append((mutation_id, code, reason, bytes(raw).decode(errors="replace")))
+        else:
+            nul = nul_field(raw)
+            if nul is None:
+                decoded.valid.append((index, mutation))
+                continue
+            path, reason = nul, NUL_REASON
+        mutation_id = _mutation_id_of(raw) or f"#{index}"
+        code = Rejection.MALFORMED_MUTATION.value
+        decoded.malformed[index] = MutationResult(
+            mutation_id=mutation_id,
+            status="rejected",
+            problem=MutationProblem(code=code, detail=reason, field=path or None),
+        )
+        decoded.kept.append((mutation_id, code, reason, bytes(raw).decode(errors="replace")))
     return decoded
 
 
@@ -175,6 +184,11 @@ class SyncService:
         """Decode a push mutation by mutation; a malformed one is rejected alone and kept."""
         decoded = _bound_times(_decode_push(body))
         ctx = self._context(principal, decoded.device_time)
+        if principal.handin_revoked_at is not None:
+            # A cut-off phone hands in its outbox (PROTOCOL.md, Being cut off): its window
+            # opens now, the first time.
+            self.store.open_handin(principal.session_id)
+            log.warning("handin", session_id=principal.session_id, mutations=len(decoded.valid))
         if decoded.kept:
             self.store.record_rejections(ctx, decoded.kept)
         valid = decoded.valid
@@ -201,6 +215,9 @@ class SyncService:
             now_ms=int(now.timestamp() * 1000),
             clock_offset_ms=offset,
             skew_flagged=abs(offset) > SKEW_FLAG_MS,
+            revoked_at_ms=int(principal.handin_revoked_at.timestamp() * 1000)
+            if principal.handin_revoked_at is not None
+            else None,
         )
 
     def _response(
@@ -240,6 +257,16 @@ class SyncService:
                 code=ErrorCode.RESYNC_REQUIRED,
                 field="cursor",
             ) from exc
+        if number > rows.head:
+            # Sequence numbers only grow: a cursor past the head was handed out by this
+            # database before it was restored from a backup, and what the phone holds
+            # beyond the backup is unknown here.
+            raise BeatsyncError(
+                "this cursor is ahead of the server (restored from a backup);"
+                " pull again without a cursor and replace local data",
+                code=ErrorCode.RESYNC_REQUIRED,
+                field="cursor",
+            )
         if mode == "s" and rows.more:
             next_cursor = encode_cursor("s", number, rows.last_key)
         elif mode == "s":

@@ -42,6 +42,7 @@ import msgspec
 from server.auth.principal import Principal
 from server.errors import BeatsyncError, ConflictError, ErrorCode, InputError, NotFound
 from server.logs import get_logger
+from server.metrics import Metrics
 from server.settings import Settings
 from server.store.interface import Store
 from server.store.records import Actor
@@ -219,10 +220,17 @@ class _Step:
 
 
 class UploadService:
-    def __init__(self, store: Store, settings: Settings, storage: PhotoStorage) -> None:
+    def __init__(
+        self,
+        store: Store,
+        settings: Settings,
+        storage: PhotoStorage,
+        metrics: Metrics | None = None,
+    ) -> None:
         self.store = store
         self.settings = settings
         self.storage = storage
+        self.metrics = metrics
         self._busy: set[str] = set()
         self._hashers: OrderedDict[str, tuple[int, Any]] = OrderedDict()
         # Storing a photo (promote, record) and removing one (forget, unlink) never
@@ -232,6 +240,11 @@ class UploadService:
         # gets a malloc arena of its own, and ten uploads spread over anyio's forty workers
         # grew the server's resident memory by tens of MB that no byte of a photo needed.
         self._workers = ThreadPoolExecutor(UPLOAD_THREADS, thread_name_prefix="uploads")
+
+    @property
+    def receiving(self) -> int:
+        """Uploads whose bytes are arriving now (a PATCH in progress each)."""
+        return len(self._busy)
 
     @property
     def expiry(self) -> timedelta:
@@ -453,13 +466,16 @@ class UploadService:
         try:
             await step.take(body)
         except BeatsyncError as exc:
+            self._count(step.received)
             step.writer.abort()
             if exc.code == ErrorCode.UNSUPPORTED_IMAGE_TYPE:
                 await self._discard(upload)
             raise
         except BaseException:
+            self._count(step.received)
             step.writer.abort()
             raise
+        self._count(step.received)
         if checksum is not None:
             digest = step.running_digest() if from_running else step.checked()
             matches = digest == checksum.digest
@@ -485,6 +501,10 @@ class UploadService:
         else:
             self._stored(outcome)
         return outcome
+
+    def _count(self, received: int) -> None:
+        if self.metrics is not None and received:
+            self.metrics.upload_bytes.inc(received)
 
     def _settle(
         self, principal: Principal, upload: UploadRecord, offset: int, step: _Step

@@ -12,6 +12,7 @@ from typing import Annotated, Any
 import msgspec
 
 from server.auth.principal import Principal
+from server.bodies import NUL_REASON, nul_field
 from server.bounds import TIME_RANGE, Id, check_day, time_in_range
 from server.clock import iso
 from server.errors import ErrorCode, InputError, NotFound, problem
@@ -165,6 +166,14 @@ class WarningService:
                 platform_id=_platform_id_of(raw),
                 status="rejected",
                 problem=problem(ErrorCode.VALIDATION_FAILED, reason, field=path or None),
+            )
+        nul = nul_field(raw)
+        if nul is not None:
+            return IngestResult(
+                index=index,
+                platform_id=item.platform_id,
+                status="rejected",
+                problem=problem(ErrorCode.VALIDATION_FAILED, NUL_REASON, field=nul),
             )
         for field, when in (("issued_at", item.issued_at), ("deadline_at", item.deadline_at)):
             if when is not None and not time_in_range(when):

@@ -4,6 +4,7 @@ like the bearer one, logging out clears it all, and officers get no such session
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import httpx
@@ -152,6 +153,29 @@ async def test_refresh_rotates_and_a_reused_refresh_cookie_ends_the_session(
     assert again.status_code == 200, again.text
     # The first refresh cookie, replayed after its successor was used (stolen, say):
     # the session ends, as a reused bearer refresh token ends it.
+    client.cookies.set(
+        "beatsync_refresh", old_refresh, domain="beatsync.test", path="/api/v1/auth/session"
+    )
+    replay = await client.post(f"{SESSION}/refresh", headers={"X-CSRF-Token": csrf})
+    assert_problem(replay, 401, "refresh_token_reused")
+    assert_problem(await client.get("/api/v1/auth/me"), 401, "token_invalid")
+
+
+async def test_two_tabs_refreshing_at_once_get_the_same_cookies_and_keep_the_session(
+    client: httpx.AsyncClient, clock: ManualClock, city: TinyCity
+) -> None:
+    csrf = (await open_session(client)).json()["csrf_token"]
+    old_refresh = client.cookies["beatsync_refresh"]
+    clock.advance(minutes=20)
+    tabs = await asyncio.gather(
+        *(client.post(f"{SESSION}/refresh", headers={"X-CSRF-Token": csrf}) for _ in range(2))
+    )
+    assert [t.status_code for t in tabs] == [200, 200], [t.text for t in tabs]
+    assert {t.cookies["beatsync_refresh"] for t in tabs} == {client.cookies["beatsync_refresh"]}
+    assert {t.json()["csrf_token"] for t in tabs} == {csrf}
+    assert (await client.get("/api/v1/auth/me")).status_code == 200
+    # Past the window, the spent cookie is reuse: the session ends.
+    clock.advance(seconds=121)
     client.cookies.set(
         "beatsync_refresh", old_refresh, domain="beatsync.test", path="/api/v1/auth/session"
     )

@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import httpx
 import jwt
 import pytest
 
@@ -95,37 +102,86 @@ async def test_a_refresh_token_used_twice_revokes_the_session(client, city) -> N
     assert again.status_code == 401
 
 
-async def test_a_refresh_whose_answer_was_lost_can_be_retried_briefly(
-    client, city, clock: ManualClock
+def session_of(tokens: dict[str, Any]) -> str:
+    claims: dict[str, Any] = jwt.decode(tokens["access_token"], options={"verify_signature": False})
+    return str(claims["sid"])
+
+
+def sessions_in(db_path: Path) -> int:
+    with contextlib.closing(sqlite3.connect(db_path)) as conn:
+        return int(conn.execute("SELECT count(*) FROM sessions").fetchone()[0])
+
+
+async def refresh(client: httpx.AsyncClient, token: str) -> httpx.Response:
+    return await client.post("/api/v1/auth/refresh", json={"refresh_token": token})
+
+
+async def test_a_refresh_whose_answer_was_lost_gets_the_same_answer_again(
+    client, city, clock: ManualClock, db_path: Path
 ) -> None:
     tokens = await login(client, "o1")
-    lost = await client.post(
-        "/api/v1/auth/refresh", json={"refresh_token": tokens["refresh_token"]}
-    )
+    lost = await refresh(client, tokens["refresh_token"])
     assert lost.status_code == 200  # ... but the phone never read it
-    clock.advance(seconds=30)
-    retry = await client.post(
-        "/api/v1/auth/refresh", json={"refresh_token": tokens["refresh_token"]}
-    )
+    clock.advance(seconds=119)
+    retry = await refresh(client, tokens["refresh_token"])
     assert retry.status_code == 200, retry.text
+    # The same successor, in the same session: no second line of tokens exists.
+    assert retry.json()["refresh_token"] == lost.json()["refresh_token"]
+    assert retry.json()["refresh_expires_at"] == lost.json()["refresh_expires_at"]
+    assert session_of(retry.json()) == session_of(lost.json()) == session_of(tokens)
+    assert sessions_in(db_path) == 1
     assert (await client.get("/api/v1/auth/me", headers=bearer(retry.json()))).status_code == 200
-    # The answer nobody received is retired: whoever presents it is not the phone.
-    stolen = await client.post(
-        "/api/v1/auth/refresh", json={"refresh_token": lost.json()["refresh_token"]}
-    )
-    assert_problem(stolen, 401, "refresh_token_reused")
+    # The phone goes on with it as with any successor.
+    onward = await refresh(client, retry.json()["refresh_token"])
+    assert onward.status_code == 200, onward.text
 
 
-async def test_a_refresh_token_replayed_after_the_grace_period_revokes_the_session(
+async def test_concurrent_refreshes_of_one_token_make_one_successor_in_one_session(
+    client, city, db_path: Path
+) -> None:
+    tokens = await login(client, "o1")
+    answers = await asyncio.gather(*(refresh(client, tokens["refresh_token"]) for _ in range(4)))
+    assert [a.status_code for a in answers] == [200] * 4, [a.text for a in answers]
+    assert len({a.json()["refresh_token"] for a in answers}) == 1
+    assert {session_of(a.json()) for a in answers} == {session_of(tokens)}
+    assert sessions_in(db_path) == 1
+    # Whichever answer the phone kept, its next refresh works once.
+    assert (await refresh(client, answers[2].json()["refresh_token"])).status_code == 200
+
+
+async def test_a_replay_within_the_window_gets_no_session_of_its_own(
+    client, city, clock: ManualClock, db_path: Path
+) -> None:
+    """A thief replaying a copied token at once is indistinguishable from a retry, but
+    gets no line of tokens of their own: they hold the phone's successor, and the first
+    of the two to present a token the other has spent, after the window, ends it all."""
+    tokens = await login(client, "o1")
+    phone = (await refresh(client, tokens["refresh_token"])).json()
+    clock.advance(seconds=10)
+    thief = (await refresh(client, tokens["refresh_token"])).json()
+    assert thief["refresh_token"] == phone["refresh_token"]
+    assert session_of(thief) == session_of(phone)
+    assert sessions_in(db_path) == 1
+    clock.advance(minutes=10)
+    phone = (await refresh(client, phone["refresh_token"])).json()
+    clock.advance(minutes=10)
+    caught = await refresh(client, thief["refresh_token"])
+    assert assert_problem(caught, 401, "refresh_token_reused")["action"] == "wipe"
+    assert_problem(await client.get("/api/v1/auth/me", headers=bearer(phone)), 401, "token_invalid")
+    assert_problem(await refresh(client, phone["refresh_token"]), 401, "refresh_token_invalid")
+
+
+async def test_a_refresh_token_replayed_after_the_window_revokes_the_session(
     client, city, clock: ManualClock
 ) -> None:
     tokens = await login(client, "o1")
-    await client.post("/api/v1/auth/refresh", json={"refresh_token": tokens["refresh_token"]})
-    clock.advance(minutes=5)
-    replay = await client.post(
-        "/api/v1/auth/refresh", json={"refresh_token": tokens["refresh_token"]}
-    )
-    assert_problem(replay, 401, "refresh_token_reused")
+    phone = (await refresh(client, tokens["refresh_token"])).json()
+    clock.advance(seconds=121)
+    replay = await refresh(client, tokens["refresh_token"])
+    assert assert_problem(replay, 401, "refresh_token_reused")["action"] == "wipe"
+    # The whole session ends: the successor the phone holds, unused, is dead too.
+    assert_problem(await client.get("/api/v1/auth/me", headers=bearer(phone)), 401, "token_invalid")
+    assert_problem(await refresh(client, phone["refresh_token"]), 401, "refresh_token_invalid")
 
 
 async def test_a_supervisor_cuts_off_a_lost_phone_on_its_very_next_request(

@@ -127,9 +127,10 @@ async def test_admin_loads_a_county_from_its_sheets_and_warnings_reach_its_offic
     assert grid is not None
     assert grid.officer_id == o1.id
 
-    # The officer logs in with the sheet's initial password, and the platform's next
-    # warning for the village lands on their phone.
-    officer = bearer(await login(client, "xh-o1", password=INITIAL))
+    # The officer chooses a password of their own with the sheet's initial one (which
+    # logs nobody in), and the platform's next warning for the village lands on their phone.
+    await choose_own(client, "xh-o1", INITIAL, "Xh-own-pass-1")
+    officer = bearer(await login(client, "xh-o1", password="Xh-own-pass-1"))
     out = (
         await client.post(
             "/api/v1/platform/warnings",
@@ -140,6 +141,20 @@ async def test_admin_loads_a_county_from_its_sheets_and_warnings_reach_its_offic
     assert out["results"][0]["officer_id"] == o1.id
     mine = (await client.get("/api/v1/warnings", headers=officer)).json()
     assert [w["grid_code"] for w in mine["items"]] == ["411622001001"]
+
+
+async def choose_own(client: httpx.AsyncClient, who: str, given: str, own: str) -> None:
+    """Log in with a password an administrator gave, as its owner must: refused, then the
+    owner's own chosen with it, then logged in with that."""
+    refused = await client.post(
+        "/api/v1/auth/login", json={"login": who, "password": given, "device_id": "phone-1"}
+    )
+    assert_problem(refused, 403, "password_change_required")
+    chosen = await client.post(
+        "/api/v1/auth/password", json={"login": who, "password": given, "new_password": own}
+    )
+    assert chosen.status_code == 204, chosen.text
+    await login(client, who, password=own)
 
 
 async def test_a_user_without_a_password_cannot_log_in_until_the_admin_sets_one(
@@ -163,7 +178,7 @@ async def test_a_user_without_a_password_cannot_log_in_until_the_admin_sets_one(
     )
     assert response.status_code == 200, response.text
     assert response.json()["has_password"] is True
-    await login(client, "xh-o2", password="Zhou-1234")
+    await choose_own(client, "xh-o2", "Zhou-1234", "Zhou-own-5678")
 
 
 async def test_a_file_with_three_bad_rows_names_them_all_and_changes_nothing(
@@ -214,7 +229,8 @@ async def test_the_sheet_password_never_overwrites_one_the_user_has(
     await load_new_county(client, admin)
     o1 = store.get_user_by_login("xh-o1")
     assert o1 is not None
-    await client.patch(f"/api/v1/users/{o1.id}", json={"password": "Own-pass-1"}, headers=admin)
+    await client.patch(f"/api/v1/users/{o1.id}", json={"password": "Given-pass-1"}, headers=admin)
+    await choose_own(client, "xh-o1", "Given-pass-1", "Own-pass-1")
 
     report = await imported(client, admin, "users", USERS_CSV)
 
@@ -290,9 +306,32 @@ async def test_a_dry_run_reports_the_same_faults(client: httpx.AsyncClient, city
         {
             "field": "parent_code",
             "line": 1,
-            "reason": "the header has no 'parent_code' column (or '上级单位编码')",
+            "reason": "表头缺少“parent_code”列（也可写作“上级单位编码”）",
         }
     ]
+
+
+async def test_a_sheet_headed_in_chinese_is_told_its_faults_by_its_own_headings(
+    client: httpx.AsyncClient, city: TinyCity, store: Store
+) -> None:
+    # The console shows line, column and reason in a Chinese table: `name: 'name' is
+    # empty` told the administrator nothing about the column the sheet heads 单位名称.
+    admin = await as_user(client, "admin")
+    before = store.list_units()
+    sheet = "单位编码,单位名称,级别,上级单位编码\n411603,,区,411600\n411604,淮阳分局,乡,411600\n"
+    body = assert_problem(
+        await upload(client, admin, "units", sheet.encode()), 422, "import_rejected"
+    )
+    assert body["errors"] == [
+        {"field": "单位名称", "line": 2, "reason": "“单位名称”为空；此列必填"},
+        {
+            "field": "级别",
+            "line": 3,
+            "reason": "“乡”不是可用的值；可用：市、市局、city、县、区、县区、county、"
+            "派出所、所、station",
+        },
+    ]
+    assert store.list_units() == before
 
 
 async def test_rows_outside_the_admins_city_are_refused(
@@ -552,9 +591,13 @@ async def test_admin_creates_a_user_who_can_then_log_in(
         True,
     )
     assert "password_hash" not in created
-    await login(client, "o9", password="Feng-pass-9")
+    # The administrator's password is an initial one: it lets 冯警官 choose his own.
+    await choose_own(client, "o9", "Feng-pass-9", "Feng-own-pass")
     entries = store.list_audit(entity="user", entity_id=str(created["id"]))
-    assert [(e.action, e.actor_user_id) for e in entries] == [("user.create", city.id("admin"))]
+    assert [(e.action, e.actor_user_id) for e in entries] == [
+        ("user.create", city.id("admin")),
+        ("user.password", created["id"]),  # chosen by 冯警官 himself
+    ]
 
 
 @pytest.mark.parametrize(

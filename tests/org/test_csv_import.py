@@ -217,13 +217,13 @@ def test_an_xlsx_workbook_is_recognised() -> None:
 def test_an_empty_file_is_rejected() -> None:
     error = only_error(lambda: parse_units(b"\n\n", no_units))
     assert error.field == "file"
-    assert "empty" in error.reason
+    assert "空" in error.reason
 
 
 def test_a_header_without_rows_is_rejected() -> None:
     error = only_error(lambda: parse_units((UNIT_HEADER + ",,,\n").encode(), no_units))
     assert error.field == "file"
-    assert "no rows" in error.reason
+    assert "没有数据行" in error.reason
 
 
 def test_too_many_rows_is_one_error(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -231,7 +231,7 @@ def test_too_many_rows_is_one_error(monkeypatch: pytest.MonkeyPatch) -> None:
     rows = "".join(f"41160000000{i},unit {i},市,\n" for i in range(3))
     error = only_error(lambda: parse_units((UNIT_HEADER + rows).encode(), no_units))
     assert error.field == "file"
-    assert "more than 2 rows" in error.reason
+    assert "超过 2 行" in error.reason
 
 
 def test_exactly_max_rows_is_accepted(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -246,8 +246,9 @@ def test_exactly_max_rows_is_accepted(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_each_missing_required_column_is_one_error_on_line_1() -> None:
     err = rejected(lambda: parse_units(f"单位编码,单位名称\n{CITY},周口\n".encode(), no_units))
     assert err.errors is not None
-    assert [(e.field, e.line) for e in err.errors] == [("level", 1), ("parent_code", 1)]
-    assert "级别" in err.errors[0].reason
+    # Named as a sheet headed in Chinese would head them.
+    assert [(e.field, e.line) for e in err.errors] == [("级别", 1), ("上级单位编码", 1)]
+    assert err.errors[0].reason == "表头缺少“级别”列（也可写作 level）"
     assert err.detail == "the file was rejected; nothing was imported"
 
 
@@ -265,19 +266,28 @@ def test_a_column_given_twice_is_refused() -> None:
     [
         (f"{CITY},,市,", "name", "name"),
         (",周口,市,", "code", "code"),
-        (f"{CITY},周口,省,", "level", "'省'"),
-        ("4116 0000,周口,市,", "code", "'4116 0000'"),
-        (f"{COUNTY},川汇,区,", "parent_code", "county"),
+        (f"{CITY},周口,省,", "level", "“省”"),
+        ("4116 0000,周口,市,", "code", "“4116 0000”"),
+        (f"{COUNTY},川汇,区,", "parent_code", "县区"),
         (f"{CITY},周口,市,{COUNTY}", "parent_code", COUNTY),
-        (f"{COUNTY},川汇,区,{COUNTY}", "parent_code", "own parent"),
-        (f"{COUNTY},川汇,区,999", "parent_code", "'999'"),
-        (f"{COUNTY},川汇,区,41/16", "parent_code", "'41/16'"),
+        (f"{COUNTY},川汇,区,{COUNTY}", "parent_code", "自己的上级"),
+        (f"{COUNTY},川汇,区,999", "parent_code", "“999”"),
+        (f"{COUNTY},川汇,区,41/16", "parent_code", "“41/16”"),
     ],
 )
 def test_unit_row_errors(row: str, field: str, needle: str) -> None:
     error = units_error(UNIT_HEADER + row + "\n")
     assert (error.field, error.line) == (field, 2)
     assert needle in error.reason
+
+
+def test_a_chinese_sheet_hears_of_its_faults_by_its_own_headings_in_chinese() -> None:
+    text = "单位编码,单位名称,级别,上级单位编码\n" + f"{CITY},,市局,\n4116 0000,周口,市局,\n"
+    err = rejected(lambda: parse_units(text.encode(), no_units))
+    assert [(e.line, e.field, e.reason) for e in err.errors or []] == [
+        (2, "单位名称", "“单位名称”为空；此列必填"),
+        (3, "单位编码", "“4116 0000”不是有效的单位编码：应为1 到 32 位字母、数字、“.”、“_”或“-”"),
+    ]
 
 
 def test_level_words_list_what_is_allowed() -> None:
@@ -290,16 +300,16 @@ def test_duplicate_unit_code_names_the_first_line() -> None:
     error = units_error(UNIT_HEADER + f"{CITY},周口,市,\n{CITY},周口市,市,\n")
     assert (error.field, error.line) == ("code", 3)
     assert CITY in error.reason
-    assert "line 2" in error.reason
+    assert "第 2 行" in error.reason
 
 
 @pytest.mark.parametrize(
     ("rows", "needle"),
     [
         # a station directly under the city
-        (f"{CITY},周口,市,\n{STATION},陈州所,所,{CITY}\n", "must be a county"),
+        (f"{CITY},周口,市,\n{STATION},陈州所,所,{CITY}\n", "上级单位须是县区"),
         # a county under a station
-        (f"{STATION},陈州所,所,{COUNTY}\n{COUNTY},川汇,区,{STATION}\n", "must be a city"),
+        (f"{STATION},陈州所,所,{COUNTY}\n{COUNTY},川汇,区,{STATION}\n", "上级单位须是市局"),
     ],
 )
 def test_level_order_is_enforced(rows: str, needle: str) -> None:
@@ -412,17 +422,17 @@ def test_grid_english_headers_without_officer_column() -> None:
 @pytest.mark.parametrize(
     ("row", "field", "needle"),
     [
-        (f"411602010001,东关村,行政村,{STATION},041002", "officer_login", OTHER_STATION),
-        (f"411602010001,东关村,行政村,{STATION},041003", "officer_login", "'041003'"),
-        (f"411602010001,东关村,行政村,{STATION},041004", "officer_login", "disabled"),
-        (f"411602010001,东关村,行政村,{STATION},999999", "officer_login", "'999999'"),
-        (f"411602010001,东关村,行政村,{COUNTY},", "station_code", COUNTY),
-        ("411602010001,东关村,行政村,411699999999,", "station_code", "411699999999"),
-        (f"41160201000,东关村,行政村,{STATION},", "code", "'41160201000'"),
-        (f"4116020100AB,东关村,行政村,{STATION},", "code", "12 digits"),
-        (f"4.11602E+11,东关村,行政村,{STATION},", "code", "Text"),
-        (f"411602010001,东关村,乡,{STATION},", "kind", "'乡'"),
-        (f"411602010001,,村,{STATION},", "name", "name"),
+        (f"411602010001,东关村,行政村,{STATION},041002", "责任民警警号", OTHER_STATION),
+        (f"411602010001,东关村,行政村,{STATION},041003", "责任民警警号", "“041003”"),
+        (f"411602010001,东关村,行政村,{STATION},041004", "责任民警警号", "已停用"),
+        (f"411602010001,东关村,行政村,{STATION},999999", "责任民警警号", "“999999”"),
+        (f"411602010001,东关村,行政村,{COUNTY},", "所属派出所编码", COUNTY),
+        ("411602010001,东关村,行政村,411699999999,", "所属派出所编码", "411699999999"),
+        (f"41160201000,东关村,行政村,{STATION},", "网格编码", "“41160201000”"),
+        (f"4116020100AB,东关村,行政村,{STATION},", "网格编码", "12 位数字"),
+        (f"4.11602E+11,东关村,行政村,{STATION},", "网格编码", "文本格式"),
+        (f"411602010001,东关村,乡,{STATION},", "类型", "“乡”"),
+        (f"411602010001,,村,{STATION},", "网格名称", "网格名称"),
     ],
 )
 def test_grid_row_errors(row: str, field: str, needle: str) -> None:
@@ -434,8 +444,8 @@ def test_grid_row_errors(row: str, field: str, needle: str) -> None:
 def test_duplicate_grid_code_names_the_first_line() -> None:
     row = f"411602010001,东关村,村,{STATION},\n"
     error = grid_error(row + row)
-    assert (error.field, error.line) == ("code", 3)
-    assert "line 2" in error.reason
+    assert (error.field, error.line) == ("网格编码", 3)
+    assert "第 2 行" in error.reason
 
 
 # -- users -----------------------------------------------------------------------------
@@ -499,16 +509,16 @@ def test_active_words(word: str, active: bool) -> None:
 @pytest.mark.parametrize(
     ("row", "field", "needle"),
     [
-        (f"041010,张伟,民警,{COUNTY},,", "unit_code", COUNTY),
-        (f"041010,张伟,县局负责人,{STATION},,", "unit_code", STATION),
-        (f"041010,张伟,管理员,{COUNTY},,", "unit_code", "city"),
-        (f"041010,张伟,platform,{CITY},,", "role", "'platform'"),
-        (f"041010,张伟,局长,{STATION},,", "role", "'局长'"),
-        ("041010,张伟,民警,411699999999,,", "unit_code", "411699999999"),
-        (f"041010,张伟,民警,{STATION},休假,", "active", "'休假'"),
-        (f"张伟,张伟,民警,{STATION},,", "login", "'张伟'"),
-        (f"{'a' * 65},张伟,民警,{STATION},,", "login", "64"),
-        (f",张伟,民警,{STATION},,", "login", "login"),
+        (f"041010,张伟,民警,{COUNTY},,", "所属单位编码", COUNTY),
+        (f"041010,张伟,县局负责人,{STATION},,", "所属单位编码", STATION),
+        (f"041010,张伟,管理员,{COUNTY},,", "所属单位编码", "市局"),
+        (f"041010,张伟,platform,{CITY},,", "角色", "“platform”"),
+        (f"041010,张伟,局长,{STATION},,", "角色", "“局长”"),
+        ("041010,张伟,民警,411699999999,,", "所属单位编码", "411699999999"),
+        (f"041010,张伟,民警,{STATION},休假,", "状态", "“休假”"),
+        (f"张伟,张伟,民警,{STATION},,", "警号", "“张伟”"),
+        (f"{'a' * 65},张伟,民警,{STATION},,", "警号", "64"),
+        (f",张伟,民警,{STATION},,", "警号", "“警号”为空"),
     ],
 )
 def test_user_row_errors(row: str, field: str, needle: str) -> None:
@@ -526,20 +536,20 @@ def test_station_supervisor_and_county_supervisor_levels() -> None:
 @pytest.mark.parametrize("password", ["short", "x" * 129])
 def test_bad_password_length_does_not_echo_the_password(password: str) -> None:
     error = user_error(f"041010,张伟,民警,{STATION},,{password}\n")
-    assert (error.field, error.line) == ("password", 2)
+    assert (error.field, error.line) == ("初始密码", 2)
     assert password not in error.reason
     assert str(len(password)) in error.reason
 
 
 def test_duplicate_login_names_the_first_line() -> None:
     error = user_error(f"041010,张伟,民警,{STATION},,\n041010,张伟伟,民警,{STATION},,\n")
-    assert (error.field, error.line) == ("login", 3)
-    assert "'041010'" in error.reason
-    assert "line 2" in error.reason
+    assert (error.field, error.line) == ("警号", 3)
+    assert "“041010”" in error.reason
+    assert "第 2 行" in error.reason
 
 
 def test_one_bad_user_rejects_the_whole_file() -> None:
     err = rejected(lambda: users(f"041010,张伟,民警,{STATION},,\n041011,,民警,{STATION},,\n"))
     assert err.errors is not None
-    assert [(e.field, e.line) for e in err.errors] == [("name", 3)]
+    assert [(e.field, e.line) for e in err.errors] == [("姓名", 3)]
     assert err.detail == "1 row has errors; nothing was imported"

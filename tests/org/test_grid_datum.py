@@ -115,12 +115,12 @@ def test_a_sheet_without_the_columns_gives_no_position() -> None:
 @pytest.mark.parametrize(
     ("cells", "field", "needle"),
     [
-        ("33.6,114.6,Mercator", "datum", "'Mercator' is not allowed; use one of wgs-84"),
-        ("33.6,,高德", "lon", "'lon' is empty but 'lat' is given"),
-        (",114.6,", "lat", "'lat' is empty but 'lon' is given"),
-        ("93.6,114.6,", "lat", "-90 to 90"),
-        ("33.6,東經114,", "lon", "decimal degrees"),
-        ("nan,114.6,", "lat", "'nan'"),
+        ("33.6,114.6,Mercator", "坐标系", "“Mercator”不是可用的值；可用：wgs-84"),
+        ("33.6,,高德", "经度", "填写了“纬度”，但“经度”为空"),
+        (",114.6,", "纬度", "填写了“经度”，但“纬度”为空"),
+        ("93.6,114.6,", "纬度", "-90 到 90"),
+        ("33.6,東經114,", "经度", "十进制度数"),
+        ("nan,114.6,", "纬度", "“nan”"),
     ],
 )
 def test_bad_position_cells_name_line_and_column(cells: str, field: str, needle: str) -> None:
@@ -151,7 +151,7 @@ async def test_a_bad_datum_rejects_the_whole_file(
         headers={**admin, "content-type": "text/csv"},
     )
     body = assert_problem(response, 422, "import_rejected")
-    assert [(e["line"], e["field"]) for e in body["errors"]] == [(3, "datum")]
+    assert [(e["line"], e["field"]) for e in body["errors"]] == [(3, "坐标系")]
     assert "nothing was imported" in body["detail"]
     assert store.list_grids() == before
     assert store.get_grid("411602001001").lat is None  # type: ignore[union-attr]

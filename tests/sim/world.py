@@ -49,7 +49,14 @@ from server.settings import Settings
 from server.store.interface import open_store
 from sync import merge
 from sync.hlc import HLC
-from sync.protocol import PublicityTask, RecordVisit, SetField, VisitOut, WarningTask
+from sync.protocol import (
+    CLOCK_TOLERANCE_MS,
+    PublicityTask,
+    RecordVisit,
+    SetField,
+    VisitOut,
+    WarningTask,
+)
 from tests.sim.faults import Arrival, FaultRates, FaultyTransport, Killed
 from tests.support.city import PASSWORD, PLATFORM_SECRET, build_tiny_city
 
@@ -60,6 +67,7 @@ NOTES = ["dog at the gate", "works nights", "call the daughter", "speaks only di
 WARNING_OPEN = {"new", "dispatched", "in_progress"}
 PUBLICITY_OPEN = {"planned", "in_progress"}
 PHANTOM = 100_000  # ids a tampered local file shows that the server never had
+AFTER_REVOCATION = merge.Rejection.RECORDED_AFTER_REVOCATION.value
 
 
 @dataclass(frozen=True)
@@ -109,7 +117,10 @@ class SimConfig:
         DeviceSpec("o1", "o1-tablet", clock_skew_s=3 * 3600),  # hours ahead
         DeviceSpec("o2", "o2-phone", clock_skew_s=-2 * 3600),  # hours behind
     )
-    # A phone that only reads, and is reported lost (revoked) half way through.
+    # A phone that reads and records, and is reported lost (revoked) half way through
+    # while out of coverage with visits in its outbox; it records on, and comes back a
+    # quarter of the run later: it hands in its outbox and wipes (PROTOCOL.md, Being cut
+    # off). Visits made before the revocation count; those made after are kept, not applied.
     lost_device: DeviceSpec | None = DeviceSpec("o2", "o2-lost")
     jurisdictions: tuple[Jurisdiction, ...] = (STATION_1,)
     rates: FaultRates = field(
@@ -261,6 +272,11 @@ class World:
         self.phones = [Phone(self, spec, config.rates) for spec in config.devices]
         self.lost = Phone(self, config.lost_device, FaultRates()) if config.lost_device else None
         self.lost_revoked = False
+        self.lost_rng = random.Random(f"{config.seed}-lost")
+        # entry id -> the server's time (ms) when the lost phone recorded it
+        self.lost_entries: dict[str, int] = {}
+        self.lost_revoked_ms = 0
+        self.lost_device_pk = 0
         self.unexplained_mismatches: list[tuple[str, datetime]] = []
         self._platform_ids = iter(range(1, 10**9))
 
@@ -444,27 +460,67 @@ class World:
     def lost_phone_step(self, step: int) -> None:
         lost = self.lost
         assert lost is not None
-        if self.lost_revoked:
+        steps = self.config.steps
+        if lost.wiped:
             return
-        if step >= self.config.steps // 2:
-            supervisor = next(
-                j.supervisor for j in self.config.jurisdictions if lost.spec.login in j.officers
-            )
-            user_id = self.city.id(lost.spec.login)
-            devices = self.api.call(
-                supervisor, "GET", "/api/v1/devices/", params={"user_id": user_id}
-            ).json()
-            [device] = [d for d in devices if d["device_id"] == lost.spec.device_id]
-            response = self.api.call(supervisor, "POST", f"/api/v1/devices/{device['id']}/revoke")
-            assert response.status_code == 200, response.text
-            self.lost_revoked = True
+        if step >= 3 * steps // 4:
+            # Back in coverage: told to wipe, it hands in its outbox first.
+            lost.transport.offline = False
             try:
-                lost.alive.pull()
-            except DeviceWiped:
+                lost.alive.push()
+            except DeviceWiped as wiped:
                 lost.wiped = True
+                self.counts["handed_in"] += wiped.handed_in
+            return
+        if step >= steps // 2 - 20:
+            lost.transport.offline = True  # out of coverage, recording on
+            if self.lost_rng.random() < 0.25:
+                self.lost_visit(lost)
+            if step >= steps // 2 and not self.lost_revoked:
+                self.revoke_lost(lost)
             return
         if self.rng.random() < 0.1:
             lost.alive.pull()
+        if self.lost_rng.random() < 0.05:
+            self.lost_visit(lost)
+            lost.alive.push()
+
+    def revoke_lost(self, lost: Phone) -> None:
+        supervisor = next(
+            j.supervisor for j in self.config.jurisdictions if lost.spec.login in j.officers
+        )
+        user_id = self.city.id(lost.spec.login)
+        devices = self.api.call(
+            supervisor, "GET", "/api/v1/devices/", params={"user_id": user_id}
+        ).json()
+        [device] = [d for d in devices if d["device_id"] == lost.spec.device_id]
+        response = self.api.call(supervisor, "POST", f"/api/v1/devices/{device['id']}/revoke")
+        assert response.status_code == 200, response.text
+        self.lost_revoked = True
+        self.lost_device_pk = device["id"]
+        revoked_at = datetime.fromisoformat(response.json()["revoked_at"])
+        self.lost_revoked_ms = int(revoked_at.timestamp() * 1000)
+
+    def lost_visit(self, lost: Phone) -> None:
+        rng = self.lost_rng
+        client = lost.alive
+        tasks = client.tasks()
+        if not tasks:
+            return
+        task = rng.choice(tasks)
+        at = datetime.fromtimestamp(lost.now(), UTC)
+        entry: dict[str, Any]
+        if task.kind == "warning":
+            entry = {
+                "arrived_at": at,
+                "contact": rng.choice(["face_to_face", "phone"]),
+                "outcome": rng.choice([*OUTCOMES, None]),
+            }
+        else:
+            entry = {"held_at": at, "attendance": rng.randint(5, 120)}
+        entry_id = client.record_visit(task.kind, task.id, **entry)
+        self.lost_entries[entry_id] = self.server_ms()
+        self.counts["lost_visits"] += 1
 
     # -- officers ------------------------------------------------------------------------
 
@@ -662,6 +718,7 @@ def check(world: World) -> None:
     check_personal_data_gone(world)
     check_no_rejections_and_no_server_errors(world)
     check_lost_phone(world)
+    check_hand_in(world)
 
 
 def check_outboxes_empty(world: World) -> None:
@@ -678,7 +735,7 @@ def _all_visits(world: World) -> Iterator[dict[str, Any]]:
 
 def check_every_entry_once(world: World) -> None:
     on_server = Counter(v["entry_id"] for v in _all_visits(world))
-    recorded = Counter(e for p in world.phones for e in p.entries)
+    recorded = Counter([*(e for p in world.phones for e in p.entries), *world.lost_entries])
     assert max(recorded.values(), default=1) == 1, "two phones made the same entry id"
     assert max(on_server.values(), default=1) == 1, "an entry is on the server twice"
     phantom = {e for p in world.phones for e in p.phantom_entries}
@@ -691,7 +748,7 @@ def check_every_entry_once(world: World) -> None:
         assert refused == dict.fromkeys(phone.phantom_entries, "unknown_task"), (
             f"{phone.spec.device_id}: refused {refused}, expected only its phantom entries"
         )
-    missing = set(recorded) - set(on_server) - phantom
+    missing = set(recorded) - set(on_server) - phantom - set(world.lost_entries)
     assert not missing, f"{len(missing)} recorded entries never reached the server"
     extra = set(on_server) - set(recorded)
     assert not extra, f"{len(extra)} entries on the server that no phone recorded"
@@ -806,7 +863,10 @@ def check_notes_against_the_rules(world: World) -> None:
     """Replay every push the server received, in order, through the written rules
     (sync.merge); the notes the server holds and its concurrent_edit conflicts must be
     exactly what the rules say, so every edit that lost is on record."""
-    user_of = {p.spec.device_id: world.city.id(p.spec.login) for p in world.phones}
+    user_of = {
+        p.spec.device_id: world.city.id(p.spec.login)
+        for p in [*world.phones, *([world.lost] if world.lost else [])]
+    }
     seen: set[tuple[int, str]] = set()
     server_hlc = world.initial_hlc
     stored: dict[tuple[str, int], tuple[str | None, str]] = {}
@@ -898,7 +958,8 @@ def check_no_rejections_and_no_server_errors(world: World) -> None:
     unexpected = [
         (r.code, r.detail)
         for r in rejected
-        if r.code != "unknown_task" or msgspec.json.decode(r.body)["task_id"] < PHANTOM
+        if (r.code != "unknown_task" or msgspec.json.decode(r.body)["task_id"] < PHANTOM)
+        and (r.code, r.device_pk) != (AFTER_REVOCATION, world.lost_device_pk)
     ]
     assert not unexpected, f"the server rejected {unexpected}"
     for phone in world.phones:
@@ -930,3 +991,36 @@ def simulate(root: Path, config: SimConfig) -> tuple[World, float]:
         world.close()
         raise
     return world, time.perf_counter() - started
+
+
+def check_hand_in(world: World) -> None:
+    """The lost phone, revoked with visits in its outbox, handed them in before it wiped:
+    nothing it recorded before the revocation is lost, nothing it recorded after (beyond
+    the clock tolerance) is applied, and each of its visits is in exactly one place: the
+    visit logs (flagged, if handed in) or the rejected mutations."""
+    if world.lost is None:
+        return
+    cut = world.lost_revoked_ms
+    logs = {v["entry_id"]: v for v in _all_visits(world) if v["entry_id"] in world.lost_entries}
+    kept = {
+        msgspec.json.decode(r.body)["entry"]["entry_id"]
+        for r in world.store.list_rejected_mutations("city_id", "411600", limit=1000)
+        if r.code == AFTER_REVOCATION
+    }
+    assert any(at <= cut for at in world.lost_entries.values()), "nothing recorded before"
+    assert any(at > cut + CLOCK_TOLERANCE_MS for at in world.lost_entries.values()), (
+        "nothing recorded after the revocation"
+    )
+    for entry_id, at in world.lost_entries.items():
+        where = (entry_id in logs, entry_id in kept)
+        assert where in ((True, False), (False, True)), f"lost phone's {entry_id}: {where}"
+        if at <= cut:
+            assert entry_id in logs, f"{entry_id}, recorded before the revocation, is lost"
+        if at > cut + CLOCK_TOLERANCE_MS:
+            assert entry_id in kept, f"{entry_id}, recorded after the revocation, was applied"
+        received = logs[entry_id]["received_at"] if entry_id in logs else None
+        if received and datetime.fromisoformat(received).timestamp() * 1000 >= cut:
+            assert merge.HANDED_IN_FLAG in msgspec.json.decode(logs[entry_id]["flags"]), (
+                f"{entry_id} was handed in unflagged"
+            )
+    assert world.counts["handed_in"] > 0

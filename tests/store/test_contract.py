@@ -22,6 +22,7 @@ from server.store.records import (
     Actor,
     Datum,
     RefreshOutcome,
+    RefreshResult,
     WarningState,
 )
 from server.store.sqlite_tasks import WarningQuery
@@ -214,20 +215,45 @@ def test_refresh_tokens_rotate_once_and_reuse_revokes_the_session(
     any_store: Store, tiny: TinyCity, clock: ManualClock
 ) -> None:
     expires = clock.now() + timedelta(days=1)
+    window = timedelta(seconds=120)
     session, device = any_store.open_session(tiny.id("o1"), "phone-1", "p", "h1", expires)
-    assert any_store.rotate_refresh("h1", "h2", expires)[0] == RefreshOutcome.ROTATED
-    # The answer to h1 was lost: within the grace period h1 may be retried; h2 retires.
-    assert any_store.rotate_refresh("h1", "h3", expires)[0] == RefreshOutcome.ROTATED
-    assert any_store.rotate_refresh("h3", "h4", expires)[0] == RefreshOutcome.ROTATED
-    assert any_store.rotate_refresh("h4", "h5", expires)[0] == RefreshOutcome.ROTATED
-    # h3's successor has been used since: h3 again is a copy in someone else's hands.
-    assert any_store.rotate_refresh("h3", "h6", expires)[0] == RefreshOutcome.REUSED
+    first = any_store.rotate_refresh("h1", "h2", expires, window)
+    assert first.outcome == RefreshOutcome.ROTATED
+    assert (first.session_id, first.user_id, first.expires_at) == (session, tiny.id("o1"), expires)
+    # The answer to h1 was lost: within the window h1 may be retried, for the same h2.
+    clock.advance(seconds=119)
+    retry = any_store.rotate_refresh("h1", "h2", expires + timedelta(seconds=119), window)
+    assert retry.outcome == RefreshOutcome.RETRIED
+    assert retry.expires_at == expires  # h2's own, unchanged: nothing new was stored
+    assert any_store.rotate_refresh("h2", "h3", expires, window).outcome == RefreshOutcome.ROTATED
+    assert any_store.rotate_refresh("h3", "h4", expires, window).outcome == RefreshOutcome.ROTATED
+    # h2's successor has been used since: h2 again is a copy in someone else's hands.
+    assert any_store.rotate_refresh("h2", "h3", expires, window).outcome == RefreshOutcome.REUSED
     state = any_store.auth_state(session)
     assert state is not None
     assert state.session_revoked
-    assert any_store.rotate_refresh("h5", "h7", expires)[0] == RefreshOutcome.REVOKED
-    assert any_store.rotate_refresh("unknown", "h5", expires)[0] == RefreshOutcome.UNKNOWN
+    assert any_store.rotate_refresh("h4", "h5", expires, window).outcome == RefreshOutcome.REVOKED
+    unknown = any_store.rotate_refresh("unknown", "h5", expires, window)
+    assert unknown == RefreshResult(outcome=RefreshOutcome.UNKNOWN)
     assert device.device_id == "phone-1"
+
+
+@pytest.mark.parametrize("late", [False, True])
+def test_a_retry_after_the_window_or_for_another_successor_is_reuse(
+    any_store: Store, tiny: TinyCity, clock: ManualClock, late: bool
+) -> None:
+    expires = clock.now() + timedelta(days=1)
+    window = timedelta(seconds=120)
+    session, _ = any_store.open_session(tiny.id("o1"), "phone-1", "p", "h1", expires)
+    assert any_store.rotate_refresh("h1", "h2", expires, window).outcome == RefreshOutcome.ROTATED
+    clock.advance(seconds=121 if late else 1)
+    # Late with the right successor, or in time with one that is not the one stored.
+    again = any_store.rotate_refresh("h1", "h2" if late else "h9", expires, window)
+    assert again.outcome == RefreshOutcome.REUSED
+    state = any_store.auth_state(session)
+    assert state is not None
+    assert state.session_revoked
+    assert any_store.rotate_refresh("h2", "h3", expires, window).outcome == RefreshOutcome.REVOKED
 
 
 def test_revoking_a_device_ends_its_sessions_and_is_audited_once(
@@ -417,3 +443,39 @@ def test_a_grid_keeps_its_centre_as_given_with_its_datum(any_store: Store, tiny:
     assert [g for g in any_store.list_grids() if g.code == grid.code] == [
         msgspec.structs.replace(grid, lat=33.62, lon=114.65)
     ]
+
+
+def test_a_pushs_own_sort_keys_are_the_ones_the_store_computes(
+    any_store: Store, tiny: TinyCity, clock: ManualClock
+) -> None:
+    """A push writes scope members with keys computed from the rows it holds; they must be
+    byte for byte the keys any other write computes in SQL, or pages would skip or repeat."""
+    from server.store.scope_order import SORT_KEY_SQL, sort_key
+
+    o1 = tiny.id("o1")
+    [(done, _), (still, _)] = any_store.ingest_warnings(
+        [new_warning(tiny.id("platform"), n, o1) for n in ("done", "still")], ACTOR
+    )
+    at = "2026-11-25T08:01:00+00:00"
+    ctx = push_context(o1, datetime.fromisoformat(at) + timedelta(minutes=1))
+    body = visit(done.id, arrived_at=at, recorded_at=at)
+    [result], _ = any_store.apply_push(ctx, [msgspec.convert(body, RecordVisit)])
+    assert result.status == "applied"
+    path = getattr(any_store, "path", None)
+    if path is None:  # pragma: no cover - another backend keeps its own keys
+        return
+    db = sqlite3.connect(path)  # the one peek below the interface: the stored keys
+    db.row_factory = sqlite3.Row
+    stored = dict(
+        db.execute(
+            "SELECT task_id, sort_key FROM scope_members WHERE officer_id = ?", (o1,)
+        ).fetchall()
+    )
+    expected = {
+        r["id"]: r["k"]
+        for r in db.execute(f"SELECT t.id, {SORT_KEY_SQL['warning']} AS k FROM warnings t")  # noqa: S608
+    }
+    assert stored == {w.id: expected[w.id] for w in (done, still)}
+    row = dict(db.execute("SELECT * FROM warnings WHERE id = ?", (done.id,)).fetchone())
+    assert sort_key("warning", row) == expected[done.id]
+    assert stored[done.id].startswith("1|")  # completed: after the open work

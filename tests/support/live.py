@@ -49,6 +49,8 @@ def serve_in_thread(app: Litestar) -> Iterator[str]:
         port=port,
         log_config=None,
         access_log=False,
+        # As `beatsync serve` runs it: the client's address is beatsync's own rule.
+        proxy_headers=False,
         lifespan="on",
         # Open event streams never end by themselves: do not wait for them at the end.
         timeout_graceful_shutdown=1,

@@ -38,10 +38,13 @@ def test_a_sheet_with_two_bad_rows_writes_nothing_then_the_good_one_adds_the_off
     errors = page.locator("[data-test=import-errors] tbody tr")
     expect(errors).to_have_count(2)
     line3, line4 = (cells for cells in (errors.nth(0), errors.nth(1)))
+    # Line, the column as the sheet heads it, and the reason, all in Chinese.
     expect(line3).to_contain_text("3")
     expect(line3).to_contain_text("所属单位编码")
+    expect(line3).to_contain_text("单位“411699-09”尚未登记")
     expect(line4).to_contain_text("4")
     expect(line4).to_contain_text("角色")
+    expect(line4).to_contain_text("“队长”不是可用的值")
     expect(page.locator("[data-test=import-commit]")).to_be_disabled()
     console.screenshot("console-import-errors")
     logins = {u["login"] for u in desk.call("GET", "/api/v1/users", "admin")}
@@ -54,8 +57,21 @@ def test_a_sheet_with_two_bad_rows_writes_nothing_then_the_good_one_adds_the_off
     expect(page.locator("[data-test=import-ok]")).to_contain_text("1")
     expect(page.locator("[data-test=user-row][data-login=o9]")).to_have_count(1)
 
-    response = httpx.post(
+    # The sheet's password is an initial one: the new officer chooses their own with it
+    # (issue 12), then logs in.
+    first = httpx.post(
         f"{console.base}/api/v1/auth/login",
         json={"login": "o9", "password": "Welcome-2026", "device_id": "phone-of-o9"},
+    )
+    assert first.status_code == 403
+    assert first.json()["code"] == "password_change_required"
+    chosen = httpx.post(
+        f"{console.base}/api/v1/auth/password",
+        json={"login": "o9", "password": "Welcome-2026", "new_password": "Zhou-chose-this"},
+    )
+    assert chosen.status_code == 204, chosen.text
+    response = httpx.post(
+        f"{console.base}/api/v1/auth/login",
+        json={"login": "o9", "password": "Zhou-chose-this", "device_id": "phone-of-o9"},
     )
     assert response.status_code == 200, response.text

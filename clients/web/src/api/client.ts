@@ -6,7 +6,7 @@ import createClient from 'openapi-fetch'
 import type { HttpRequest, HttpResponse, HttpStack } from 'tus-js-client'
 import type { BeatDB } from '../sync/store'
 import type { paths } from './schema'
-import type { LoginIn, MeOut, PullResponse, PushRequest, PushResponse, TokenOut } from './types'
+import type { LoginIn, MeOut, PasswordChangeIn, PullResponse, PushRequest, PushResponse, TokenOut } from './types'
 import {
   OfflineError,
   ProblemError,
@@ -37,8 +37,10 @@ export interface ApiClientOptions {
   retry?: RetryPolicy
   sleep?: (ms: number) => Promise<void>
   random?: () => number
-  // The server said `action: "wipe"`: delete every resident's data, then show login.
-  onWipe?: (code: string) => Promise<void>
+  // The server said `action: "wipe"`: delete every resident's data, then show login. A
+  // cut-off device gets a hand-in token with it: hand in the outbox first (PROTOCOL.md,
+  // Being cut off).
+  onWipe?: (code: string, handinToken: string | null) => Promise<void>
   // The session is over (a 401 that a refresh could not cure): show login, keep records.
   onSignedOut?: (code: string) => Promise<void>
 }
@@ -79,7 +81,7 @@ export class ApiClient {
   private readonly retry: RetryPolicy
   private readonly sleep: (ms: number) => Promise<void>
   private readonly random: () => number
-  private readonly onWipe: (code: string) => Promise<void>
+  private readonly onWipe: (code: string, handinToken: string | null) => Promise<void>
   private readonly onSignedOut: (code: string) => Promise<void>
   // Refresh tokens work once: refreshes run one after the other, never side by side.
   private refreshing: Promise<unknown> = Promise.resolve()
@@ -121,6 +123,14 @@ export class ApiClient {
     })
   }
 
+  // One's own password, chosen with an initial one an administrator issued (which logs
+  // nobody in: login answers password_change_required). No session is needed.
+  async choosePassword(body: PasswordChangeIn): Promise<void> {
+    await this.call((fetch) => this.api.POST('/api/v1/auth/password', { body, fetch }), {
+      auth: false,
+    })
+  }
+
   async logout(): Promise<void> {
     await this.call((fetch) => this.api.POST('/api/v1/auth/logout', { fetch }), {
       retries: false,
@@ -141,6 +151,20 @@ export class ApiClient {
   // `build` runs once per attempt: device_time must be the clock when sending.
   async push(build: () => PushRequest): Promise<PushResponse> {
     return this.call((fetch) => this.api.POST('/api/v1/sync/push', { body: build(), fetch }))
+  }
+
+  // A cut-off device hands in its outbox under the token the wipe came with. Its refusal
+  // is the caller's to read: it never wipes or signs out again from here.
+  async handIn(token: string, build: () => PushRequest): Promise<PushResponse> {
+    return this.call(
+      (fetch) =>
+        this.api.POST('/api/v1/sync/push', {
+          body: build(),
+          fetch,
+          headers: { authorization: `Bearer ${token}` },
+        }),
+      { auth: false, quiet: true },
+    )
   }
 
   async wait(after: number, timeout: number, signal?: AbortSignal): Promise<WaitResponse> {
@@ -221,7 +245,11 @@ export class ApiClient {
   // request retried here is safe to repeat (pushes by mutation id, pulls by cursor).
   private async call<T>(
     run: (fetch: Fetch) => Promise<Answer<T>>,
-    { auth = true, retries = true }: { auth?: boolean; retries?: boolean } = {},
+    {
+      auth = true,
+      retries = true,
+      quiet = false,
+    }: { auth?: boolean; retries?: boolean; quiet?: boolean } = {},
   ): Promise<T> {
     const attempts = retries ? this.retry.attempts : 1
     let waitAtLeast: number | null = null
@@ -250,7 +278,8 @@ export class ApiClient {
         answer.error && typeof answer.error === 'object'
           ? (answer.error as Record<string, unknown>)
           : {}
-      throw await this.settle(new ProblemError(response.status, problem), auth)
+      const refused = new ProblemError(response.status, problem)
+      throw quiet ? refused : await this.settle(refused, auth)
     }
   }
 
@@ -317,7 +346,8 @@ export class ApiClient {
   // What a refusal means for the device, done before it is thrown.
   private async settle(problem: ProblemError, auth: boolean): Promise<ProblemError> {
     if (problem.action === 'wipe') {
-      await this.onWipe(problem.code)
+      const token = problem.problem.handin_token
+      await this.onWipe(problem.code, typeof token === 'string' && token ? token : null)
     } else if (problem.status === 401 && auth) {
       await this.db.transaction('rw', this.db.state, async () => {
         await this.db.state.bulkDelete(['access_token', 'refresh_token'])

@@ -107,6 +107,28 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/auth/password": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * ChangePassword
+         * @description Choose a password of one's own. A password an administrator set is an initial
+         *     one: logging in with it answers 403 password_change_required, and this is what
+         *     it is good for; afterwards only the new one works. Throttled like a login.
+         */
+        post: operations["changePassword"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/auth/refresh": {
         parameters: {
             query?: never;
@@ -1081,6 +1103,28 @@ export interface paths {
         patch: operations["updateUser"];
         trace?: never;
     };
+    "/api/v1/users/{user_id}/initial-password": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * IssueInitialPassword
+         * @description A one-time password for the person, shown in this answer only: it lets them
+         *     choose their own (POST /api/v1/auth/password) and nothing else; logging in with it
+         *     answers 403 password_change_required. For a new person, or one who lost theirs.
+         */
+        post: operations["issueInitialPassword"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/warnings": {
         parameters: {
             query?: never;
@@ -1198,6 +1242,53 @@ export interface paths {
          * @description Liveness and a store round trip; no authentication.
          */
         get: operations["health"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/metrics": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Metrics
+         * @description Counters, gauges and histograms for Prometheus: requests by route template and
+         *     status with latency, pushes and mutations by verdict, pulls, open event streams,
+         *     upload bytes and uploads in progress, the escalation backlog, webhook deliveries.
+         *     No resident's data and no ids. With BEATSYNC_METRICS_TOKEN set it wants that
+         *     bearer token; without, it answers only a loopback peer that came through no proxy.
+         */
+        get: operations["metrics"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/readyz": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Ready
+         * @description Whether to send this server traffic: the store answers, its migrations are the
+         *     ones this code knows, and the disks of the photos and the database have
+         *     BEATSYNC_READY_MIN_FREE_MB free. Otherwise `503 not_ready`, its `errors` naming
+         *     each check that failed. No authentication.
+         */
+        get: operations["ready"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1556,6 +1647,12 @@ export interface components {
             status: "created" | "duplicate" | "rejected";
             warning_id?: number | null;
         };
+        /** InitialPasswordOut */
+        InitialPasswordOut: {
+            initial_password: string;
+            login: string;
+            user_id: number;
+        };
         /** IssuedEvent */
         IssuedEvent: {
             actor: components["schemas"]["ActorOut"] | null;
@@ -1700,6 +1797,12 @@ export interface components {
         OversightPage: {
             items: components["schemas"]["OfficerOversight"][];
         };
+        /** PasswordChangeIn */
+        PasswordChangeIn: {
+            login: string;
+            new_password: string;
+            password: string;
+        };
         /**
          * Period
          * @default day
@@ -1747,6 +1850,7 @@ export interface components {
             detail?: string | null;
             errors?: components["schemas"]["FieldError"][] | null;
             field?: string | null;
+            handin_token?: string | null;
             instance?: string | null;
             request_id?: string | null;
             status: number;
@@ -1919,12 +2023,25 @@ export interface components {
          * @enum {string}
          */
         Queue: "officer" | "station" | "county" | "city";
+        /** Readiness */
+        Readiness: {
+            checks: components["schemas"]["ReadyCheck"][];
+            /** @constant */
+            status: "ready";
+        };
+        /** ReadyCheck */
+        ReadyCheck: {
+            detail: string;
+            /** @enum {string} */
+            name: "store" | "migrations" | "disk_space";
+            ok: boolean;
+        };
         /**
          * Reason
          * @description Why a visit needs a supervisor's eye.
          * @enum {string}
          */
-        Reason: "no_photo" | "far_from_address" | "clock_skew" | "impossible_time" | "visit_after_reassign" | "visit_after_cancel" | "sync_conflict" | "resubmitted";
+        Reason: "no_photo" | "far_from_address" | "clock_skew" | "impossible_time" | "visit_after_reassign" | "visit_after_cancel" | "sync_conflict" | "resubmitted" | "handed_in_at_revocation";
         /** ReassignIn */
         ReassignIn: {
             expected_version?: number | null;
@@ -2217,10 +2334,10 @@ export interface components {
         };
         /** UserIn */
         UserIn: {
-            /** @description Badge number or other login: 1 to 64 letters, digits, '.', '_' or '-' */
+            /** @description Badge number or other login: 1 到 64 位字母、数字、“.”、“_”或“-” */
             login: string;
             name: string;
-            password: string;
+            password?: string | null;
             /** @enum {unknown} */
             role: "city_admin" | "county_supervisor" | "officer" | "station_supervisor";
             /** @description The unit's code; its level must suit the role */
@@ -2709,6 +2826,46 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["MeOut"];
                 };
+            };
+            /** @description A problem document (RFC 9457) with a stable `code` */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A problem document (RFC 9457) with a stable `code` */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    changePassword: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PasswordChangeIn"];
+            };
+        };
+        responses: {
+            /** @description Request fulfilled, nothing follows */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description A problem document (RFC 9457) with a stable `code` */
             "4XX": {
@@ -4613,7 +4770,7 @@ export interface operations {
                 /** @description `sha256` (required: lowercase hex of the whole photo), `filename`, `filetype`; each value base64 */
                 "Upload-Metadata": string;
                 /** @description The tus version: 1.0.0 (anything else, or none, gets 412) */
-                "Tus-Resumable": string | null;
+                "Tus-Resumable"?: string | null;
                 /** @description `sha1 <base64 digest>` or `sha256 <base64 digest>` of this body; a body that does not match is dropped with 460 */
                 "Upload-Checksum"?: string | null;
             };
@@ -4712,9 +4869,9 @@ export interface operations {
     terminateUpload: {
         parameters: {
             query?: never;
-            header: {
+            header?: {
                 /** @description The tus version: 1.0.0 (anything else, or none, gets 412) */
-                "Tus-Resumable": string | null;
+                "Tus-Resumable"?: string | null;
             };
             path: {
                 upload_id: string;
@@ -4755,9 +4912,9 @@ export interface operations {
     getUploadOffset: {
         parameters: {
             query?: never;
-            header: {
+            header?: {
                 /** @description The tus version: 1.0.0 (anything else, or none, gets 412) */
-                "Tus-Resumable": string | null;
+                "Tus-Resumable"?: string | null;
             };
             path: {
                 upload_id: string;
@@ -4812,7 +4969,7 @@ export interface operations {
                 /** @description Where these bytes go: the offset HEAD returned */
                 "Upload-Offset": number;
                 /** @description The tus version: 1.0.0 (anything else, or none, gets 412) */
-                "Tus-Resumable": string | null;
+                "Tus-Resumable"?: string | null;
                 /** @description `sha1 <base64 digest>` or `sha256 <base64 digest>` of this body; a body that does not match is dropped with 460 */
                 "Upload-Checksum"?: string | null;
             };
@@ -5005,6 +5162,46 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["UserOut"];
+                };
+            };
+            /** @description A problem document (RFC 9457) with a stable `code` */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A problem document (RFC 9457) with a stable `code` */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    issueInitialPassword: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                user_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InitialPasswordOut"];
                 };
             };
             /** @description A problem document (RFC 9457) with a stable `code` */
@@ -5308,6 +5505,82 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Health"];
+                };
+            };
+            /** @description A problem document (RFC 9457) with a stable `code` */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A problem document (RFC 9457) with a stable `code` */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    metrics: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Prometheus text exposition format 0.0.4 */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/plain; version=0.0.4": string;
+                };
+            };
+            /** @description A problem document (RFC 9457) with a stable `code` */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A problem document (RFC 9457) with a stable `code` */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    ready: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Readiness"];
                 };
             };
             /** @description A problem document (RFC 9457) with a stable `code` */

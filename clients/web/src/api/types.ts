@@ -24,6 +24,7 @@ export type Position = S['Position']
 export type Material = S['Material']
 export type Problem = S['Problem']
 export type LoginIn = S['LoginIn']
+export type PasswordChangeIn = S['PasswordChangeIn']
 export type TokenOut = S['TokenOut']
 export type MeOut = S['MeOut']
 export type Outcome = 'dissuaded' | 'already_lost' | 'not_reachable' | 'refused' | 'false_alarm'

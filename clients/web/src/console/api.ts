@@ -102,6 +102,12 @@ export async function login(name: string, password: string): Promise<Me> {
   return session.user
 }
 
+// Choose one's own password: with an initial one an administrator issued, the only thing
+// it is good for. Public: no session yet.
+export async function choosePassword(name: string, password: string, newPassword: string): Promise<void> {
+  await ok(api.POST('/api/v1/auth/password', { body: { login: name, password, new_password: newPassword } }))
+}
+
 export async function logout(): Promise<void> {
   await api.DELETE('/api/v1/auth/session').catch(() => undefined)
 }

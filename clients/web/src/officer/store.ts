@@ -91,6 +91,12 @@ export function ready(): Promise<void> {
 // device but not news to the officer, so that one pull raises no notice.
 let quietUntilSynced = false
 
+// With an initial password: choose one's own, then log in with it.
+export async function choosePasswordAndLogIn(login: string, password: string, newPassword: string): Promise<MeOut> {
+  await engine.choosePassword(login, password, newPassword)
+  return logIn(login, newPassword)
+}
+
 export async function logIn(login: string, password: string): Promise<MeOut> {
   const me = await engine.login(login, password)
   quietUntilSynced = true

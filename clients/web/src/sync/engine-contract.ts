@@ -59,8 +59,11 @@ export interface SyncEngine {
   readonly db: BeatDB
   deviceId(): Promise<string>
   currentUser(): Promise<MeOut | null>
-  // Throws a ProblemError (api/problems.ts) with the server's code on refusal.
+  // Throws a ProblemError (api/problems.ts) with the server's code on refusal
+  // (password_change_required: an initial password, good only for choosePassword).
   login(login: string, password: string): Promise<MeOut>
+  // One's own password, chosen with an initial (or the current) one; no session needed.
+  choosePassword(login: string, password: string, newPassword: string): Promise<void>
   logout(): Promise<void>
   recordVisit(kind: TaskKind, taskId: number, draft: VisitDraft): Promise<string>
   // Keeps the photo as a blob and queues it; returns its sha256. Refuses a file that is

@@ -249,6 +249,55 @@ describe('session', () => {
     expect((await db.state.get('hlc'))?.value).toBe(hlc)
   })
 
+  it('hands in its outbox under the hand-in token, then wipes', async () => {
+    server.put(warning(1))
+    await engine.sync()
+    const visit = await engine.recordVisit('warning', 1, { outcome: 'dissuaded', contact: 'face_to_face' })
+    await engine.setNotes('warning', 1, 'dog at the gate')
+    server.wipeWith = 'device_revoked'
+    server.handinToken = 'handin-1'
+    await expect(engine.sync()).rejects.toMatchObject({ code: 'device_revoked' })
+    expect(server.received.map((m) => m.type)).toEqual(['record_visit', 'set_field'])
+    expect((server.received[0]!.entry as { entry_id: string }).entry_id).toBe(visit)
+    const handIns = server.requests.filter((r) => r.auth === 'Bearer handin-1')
+    expect(handIns.map((r) => r.path)).toEqual(['/api/v1/sync/push'])
+    expect(events).toContainEqual({ type: 'wiped', code: 'device_revoked' })
+    expect(await db.outbox.count()).toBe(0)
+    expect(await db.tasks.count()).toBe(0)
+  })
+
+  it('wipes when the hand-in is refused, and keeps everything when the network fails it', async () => {
+    server.put(warning(1))
+    await engine.sync()
+    await engine.recordVisit('warning', 1, { outcome: 'dissuaded' })
+    server.wipeWith = 'user_disabled'
+    server.handinToken = 'handin-1'
+    const online = server.fetch
+    let calls = 0
+    // The answer carrying the token arrives; the hand-in finds no network.
+    const flaky = createEngine({
+      baseUrl: 'http://server.test',
+      db,
+      fetch: async (input, init) => {
+        if (calls++ > 0) throw new TypeError('Failed to fetch')
+        return online(input, init)
+      },
+      now: () => clock,
+      retry: { attempts: 2, baseMs: 1, capMs: 2 },
+      sleep: async () => undefined,
+      random: () => 0,
+    })
+    await expect(flaky.sync()).rejects.toBeTruthy()
+    expect(await db.outbox.count()).toBe(1)
+    expect(await db.tasks.count()).toBe(1)
+    // Next contact: the window has closed, the hand-in is refused: wipe all the same.
+    server.handinRefusals = 1
+    await expect(engine.sync()).rejects.toMatchObject({ code: 'user_disabled' })
+    expect(server.received).toEqual([])
+    expect(await db.outbox.count()).toBe(0)
+    expect(events).toContainEqual({ type: 'wiped', code: 'user_disabled' })
+  })
+
   it('wipes on a reused refresh token', async () => {
     server.put(warning(1))
     await engine.sync()

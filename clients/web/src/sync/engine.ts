@@ -18,7 +18,7 @@ import { newDeviceId, newId as makeId } from './ids'
 import { isoMs, readState, recordVisit, setField, writeState } from './outbox'
 import { sha256Hex, sniffBlob } from './photos'
 import { pull } from './pull'
-import { push } from './push'
+import { handIn, push } from './push'
 import { type BeatDB, KEPT_ON_WIPE, type StateKey } from './store'
 import { uploadPhotos } from './uploads'
 
@@ -98,7 +98,7 @@ class Engine implements SyncEngine {
       ...(options.retry ? { retry: options.retry } : {}),
       ...(options.sleep ? { sleep: options.sleep } : {}),
       ...(options.random ? { random: options.random } : {}),
-      onWipe: (code) => this.wipe(code),
+      onWipe: (code, handinToken) => this.wipe(code, handinToken),
       onSignedOut: async (code) => {
         this.stop()
         this.emit({ type: 'signed_out', code })
@@ -152,6 +152,10 @@ class Engine implements SyncEngine {
       if (!(await readState<string>(this.db, 'access_token'))) return null
     }
     return readState<MeOut>(this.db, 'user')
+  }
+
+  async choosePassword(login: string, password: string, newPassword: string): Promise<void> {
+    await this.api.choosePassword({ login, password, new_password: newPassword })
   }
 
   async login(login: string, password: string): Promise<MeOut> {
@@ -362,7 +366,10 @@ class Engine implements SyncEngine {
 
   // Every task, resident detail, record, photo and token goes; the device id and the HLC
   // stay: they describe the install, and the HLC must never run backwards on this node.
-  async wipe(code: string): Promise<void> {
+  // With a hand-in token, the outbox goes to the server first (PROTOCOL.md, Being cut
+  // off); a network failure then leaves everything for the next contact.
+  async wipe(code: string, handinToken: string | null = null): Promise<void> {
+    if (handinToken) await handIn(this.db, this.api, this.now, handinToken)
     this.stop()
     const db = this.db
     await db.transaction('rw', allTables(db), () => this.clearAll())

@@ -72,6 +72,9 @@ export class FakeServer {
   private issued = 0
   // Faults a test switches on.
   wipeWith: string | null = null
+  // With wipeWith: the hand-in token the wipe carries, good for a push alone.
+  handinToken: string | null = null
+  handinRefusals = 0
   goneOnce = false
   wrongChecksumTimes = 0
   failNextPushes = 0
@@ -151,7 +154,18 @@ export class FakeServer {
       this.spentRefreshes.add(token)
       return json(200, this.tokens())
     }
-    if (this.wipeWith) return problem(401, this.wipeWith, { action: 'wipe' })
+    if (this.wipeWith && this.handinToken && auth === `Bearer ${this.handinToken}`) {
+      if (path !== '/api/v1/sync/push') return problem(401, 'token_invalid')
+      if (this.handinRefusals > 0) {
+        this.handinRefusals--
+        return problem(401, this.wipeWith, { action: 'wipe' })
+      }
+      return this.push((await request.json()) as Json)
+    }
+    if (this.wipeWith) {
+      const extra = this.handinToken ? { handin_token: this.handinToken } : {}
+      return problem(401, this.wipeWith, { action: 'wipe', ...extra })
+    }
     const token = auth?.replace(/^Bearer /, '') ?? ''
     if (this.expired.has(token)) return problem(401, 'token_expired')
     if (!this.access.has(token)) return problem(401, 'token_invalid')
