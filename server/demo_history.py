@@ -505,6 +505,9 @@ class _History:
             return  # never held: overdue once its window has passed
         held_day = start + timedelta(days=rng.randint(0, (end - start).days))
         held = _local(held_day, rng.randint(9, 15), rng.randrange(60))
+        # Not before the task was set: a talk the officer arrived at before it existed
+        # would be flagged impossible_time, and rightly.
+        held = max(held, self.clock.now() + timedelta(hours=1))
         officer = team[0]
         report: dict[str, Any] = {
             "held_at": held,
