@@ -29,7 +29,7 @@ from server.auth.principal import Principal
 from server.clock import ManualClock
 from server.reports.service import ReportService
 from server.settings import Settings
-from server.store.interface import open_store
+from server.store.opening import open_store
 from server.store.records import Role
 
 BUDGET_SECONDS = 1.0

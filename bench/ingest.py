@@ -70,7 +70,7 @@ def store_only(grids: list[str], batches: int) -> float:
     from server.auth.principal import Principal
     from server.clock import SystemClock
     from server.demo import seed_demo_city
-    from server.store.interface import open_store
+    from server.store.opening import open_store
     from server.warnings.service import WarningService
 
     with tempfile.TemporaryDirectory() as tmp:

@@ -30,9 +30,10 @@ import msgspec
 from server.auth.passwords import Passwords
 from server.auth.principal import Principal
 from server.clock import ManualClock
-from server.store.interface import Store, open_store
+from server.store.interface import Store
+from server.store.opening import open_store
+from server.store.queries import WarningQuery
 from server.store.records import Actor
-from server.store.sqlite_tasks import WarningQuery
 from server.sync.service import SyncService
 from tests.support.city import build_tiny_city, new_warning
 

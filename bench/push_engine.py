@@ -31,7 +31,8 @@ from server.auth.principal import Principal
 from server.clock import SystemClock
 from server.demo import random_warning, seed_demo_city
 from server.logs import configure_logging
-from server.store.interface import Store, open_store
+from server.store.interface import Store
+from server.store.opening import open_store
 from server.sync.service import SyncService
 from server.warnings.service import WarningService
 

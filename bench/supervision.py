@@ -33,7 +33,7 @@ from server.clock import ManualClock, iso  # noqa: E402
 from server.reports.schemas import Period  # noqa: E402
 from server.reports.service import ReportService  # noqa: E402
 from server.settings import Settings  # noqa: E402
-from server.store.interface import open_store  # noqa: E402
+from server.store.opening import open_store  # noqa: E402
 from server.store.records import Role  # noqa: E402
 from server.store.sqlite_base import connect  # noqa: E402
 

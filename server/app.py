@@ -39,7 +39,8 @@ from server.publicity.controller import PublicityTaskController
 from server.reports.controller import ReportController
 from server.review.controller import ReviewController
 from server.settings import Settings, load_settings
-from server.store.interface import Store, open_store
+from server.store.interface import Store
+from server.store.opening import open_store
 from server.sync.controller import SyncController
 from server.sync.events import ScopeNotifier
 from server.timeline.controller import TimelineController

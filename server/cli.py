@@ -138,7 +138,7 @@ def _serve(args: argparse.Namespace) -> int:
     )
     from server.demo_history import seed_demo
     from server.logs import configure_logging, get_logger
-    from server.store.interface import open_store
+    from server.store.opening import open_store
     from server.webapp import app_dir, is_built
 
     settings = load_settings(database_path=args.db)
@@ -275,7 +275,7 @@ def _openapi(args: argparse.Namespace) -> int:
 
 def _audit_verify(args: argparse.Namespace) -> int:
     from server.clock import SystemClock
-    from server.store.interface import open_store
+    from server.store.opening import open_store
 
     settings = load_settings(database_path=args.db)
     if not Path(settings.database_path).exists():
@@ -317,7 +317,7 @@ def _import(args: argparse.Namespace) -> int:
     from server.errors import InputError
     from server.org.schemas import ImportKind
     from server.org.service import OrgService
-    from server.store.interface import open_store
+    from server.store.opening import open_store
     from server.store.records import Actor
 
     try:
@@ -362,7 +362,7 @@ def _create_admin(args: argparse.Namespace) -> int:
     from server.clock import SystemClock
     from server.errors import BeatsyncError
     from server.org.service import OrgService
-    from server.store.interface import open_store
+    from server.store.opening import open_store
 
     settings = load_settings(database_path=args.db)
     passwords = Passwords(

@@ -43,7 +43,8 @@ from server.publicity.service import CITY_TIMEZONE, PublicityService
 from server.publicity.vocab import Audience, VenueKind
 from server.review.service import ReviewService
 from server.settings import Settings
-from server.store.interface import Store, open_store
+from server.store.interface import Store
+from server.store.opening import open_store
 from server.store.records import Grid, PublicityStatus, Role, User
 from server.sync.service import SyncService
 from server.warnings.schemas import CancelIn, ReassignIn

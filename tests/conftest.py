@@ -14,7 +14,8 @@ from server.auth.passwords import Passwords
 from server.clock import ManualClock
 from server.logs import configure_logging
 from server.settings import Settings
-from server.store.interface import Store, open_store
+from server.store.interface import Store
+from server.store.opening import open_store
 from tests.support.city import TinyCity, build_tiny_city
 
 configure_logging(json=True, level="info")

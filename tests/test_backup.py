@@ -24,7 +24,7 @@ from server.auth.passwords import Passwords
 from server.cli import main
 from server.clock import SystemClock
 from server.settings import Settings
-from server.store.interface import open_store
+from server.store.opening import open_store
 from tests.support.api import a_warning, as_platform, as_user, assert_problem
 from tests.support.city import PASSWORD, PLATFORM_SECRET, build_tiny_city
 from tests.support.live import LiveServer

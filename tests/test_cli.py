@@ -18,7 +18,7 @@ from server.auth.passwords import Passwords
 from server.cli import main
 from server.clock import ManualClock
 from server.settings import DEMO_JWT_SECRET, Settings, SettingsError, load_settings
-from server.store.interface import open_store
+from server.store.opening import open_store
 from tests.support.city import build_tiny_city
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -33,7 +33,8 @@ from server.publicity.schemas import PublicityTaskIn
 from server.publicity.service import PublicityService
 from server.publicity.vocab import Audience, VenueKind
 from server.settings import Settings
-from server.store.interface import Store, open_store
+from server.store.interface import Store
+from server.store.opening import open_store
 from server.warnings.service import WarningService
 from tests.support.api import a_warning
 from tests.support.city import PASSWORD, PLATFORM_SECRET, TinyCity, build_tiny_city

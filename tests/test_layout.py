@@ -25,3 +25,40 @@ def test_sync_imports_neither_server_nor_clients() -> None:
 
 def test_clients_do_not_import_the_server() -> None:
     assert "server" not in imported_top_levels("clients")
+
+
+def imported_modules(path: Path) -> set[str]:
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            names |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+    return names
+
+
+def test_only_the_store_opener_names_a_backend() -> None:
+    """Services, the interface and its neutral types never import the SQLite backend, so
+    a second backend (issue 14) joins in one place: server/store/opening.py."""
+    neutral = {
+        "__init__.py",
+        "interface.py",
+        "opening.py",
+        "records.py",
+        "queries.py",
+        "history_records.py",
+        "sync_records.py",
+        "upload_records.py",
+        "overdue.py",
+        "scope_order.py",
+        "group_commit.py",
+    }
+    offenders = []
+    for path in (ROOT / "server").rglob("*.py"):
+        inside_store = path.parent == ROOT / "server" / "store"
+        if inside_store and path.name not in neutral:
+            continue  # a backend's own modules
+        backend = {m for m in imported_modules(path) if m.startswith("server.store.sqlite")}
+        if backend and path.name != "opening.py":
+            offenders.append(f"{path.relative_to(ROOT)}: {sorted(backend)}")
+    assert offenders == []

@@ -29,8 +29,8 @@ from server.reports.schemas import (
 )
 from server.settings import Settings
 from server.store.interface import Store
+from server.store.queries import OUTCOMES
 from server.store.records import Level, Unit
-from server.store.sqlite_supervision import OUTCOMES
 
 MAX_DAYS = 366
 MAX_TREND_DAYS = 92  # a quarter: what a chart of days still reads

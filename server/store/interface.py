@@ -22,6 +22,7 @@ from typing import Any, Protocol, _ProtocolMeta, runtime_checkable
 
 from server.clock import Clock
 from server.store.history_records import PublicitySessionRecord, WarningHistory
+from server.store.queries import WarningQuery
 from server.store.records import (
     Actor,
     AuditEntry,
@@ -38,7 +39,6 @@ from server.store.records import (
     User,
     WarningRecord,
 )
-from server.store.sqlite_tasks import WarningQuery
 from server.store.sync_records import ConflictRecord, PullRows, PushContext, RejectedMutation
 from server.store.upload_records import ClaimedPhoto, PhotoRecord, UploadRecord
 from sync.protocol import MutationResult, RecordVisit, SetField
@@ -453,10 +453,3 @@ class Store(
     metaclass=_CheckedOncePerClass,
 ):
     """The whole interface every store implementation satisfies."""
-
-
-def open_store(path: str, clock: Clock) -> Store:
-    """Open (creating and migrating as needed) the store at path."""
-    from server.store.sqlite import SQLiteStore
-
-    return SQLiteStore(path, clock)

@@ -32,18 +32,17 @@ from server.store.history_records import (
     WarningHistory,
 )
 from server.store.overdue import Limits, overdue_sql
+from server.store.queries import OUTCOMES
 from server.store.records import Actor, AuditEntry, WarningRecord
 from server.store.sqlite_base import _audit_row, to_record
 from server.store.sqlite_claims import SQLiteClaims
 from server.store.sqlite_scope import SQLiteScope
 from server.store.sync_records import ConflictRecord
-from sync.vocab import Outcome
 
 UNIT_COLUMNS = frozenset({"city_id", "county_id", "station_id"})
 GROUP_COLUMNS = frozenset({"city_id", "county_id", "station_id", "officer"})
 OPEN_STATES = "('new', 'dispatched', 'in_progress')"
 LEVELS = ("station", "county", "city")
-OUTCOMES = tuple(o.value for o in Outcome)
 _encode = msgspec.json.Encoder(order="sorted").encode
 _json_list = msgspec.json.Decoder(list[Any]).decode
 _json_object = msgspec.json.Decoder(dict[str, Any]).decode

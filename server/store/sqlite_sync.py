@@ -16,6 +16,7 @@ import msgspec
 
 from server.clock import Clock
 from server.store.group_commit import GroupCommit
+from server.store.queries import ResyncRequired
 from server.store.records import Actor
 from server.store.sqlite_base import to_record
 from server.store.sqlite_claims import SQLiteClaims
@@ -44,10 +45,6 @@ _encode = msgspec.json.Encoder(order="sorted").encode
 _Push = tuple[PushContext, Sequence[RecordVisit | SetField], Sequence["Prepared"]]
 _Pushed = tuple[list[MutationResult], str]
 _json_list = msgspec.json.Decoder(list[Any])
-
-
-class ResyncRequired(Exception):
-    """The cursor is older than the change log still kept."""
 
 
 class SQLiteSync(SQLiteScope, SQLiteClaims):

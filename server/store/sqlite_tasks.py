@@ -11,7 +11,8 @@ import msgspec
 
 from server.clock import iso
 from server.errors import ConflictError, ErrorCode, NotFound
-from server.store.overdue import Limits, overdue_sql, past_deadline_sql
+from server.store.overdue import overdue_sql, past_deadline_sql
+from server.store.queries import WarningQuery
 from server.store.records import (
     Actor,
     Jurisdiction,
@@ -118,29 +119,6 @@ def _clock_filters(query: WarningQuery) -> list[tuple[bool, str, list[Any]]]:
     if query.past_deadline is not None:
         filters.append((query.past_deadline, past_deadline_sql(), [iso(query.at)]))
     return filters
-
-
-class WarningQuery(msgspec.Struct, frozen=True, kw_only=True):
-    """Filters of a warning list; all optional, all combined with AND."""
-
-    states: tuple[str, ...] = ()
-    station_id: str | None = None
-    county_id: str | None = None
-    officer_id: int | None = None
-    queue: str | None = None
-    risk_level: str | None = None
-    fraud_type: str | None = None
-    # At `at`: overdue (server/store/overdue.py, under `limits`), and open past the
-    # platform's deadline_at. True keeps only those warnings, False only the others; in
-    # SQL, so that a page is always full while more rows follow.
-    at: datetime | None = None
-    overdue: bool | None = None
-    limits: Limits | None = None
-    past_deadline: bool | None = None
-    # Arrived in [start, end) (UTC), either end open: the list of a report's days.
-    received: tuple[datetime | None, datetime | None] = (None, None)
-    after: tuple[str, int] | None = None  # keyset: (deadline_at, id) of the last row seen
-    limit: int = 100
 
 
 class SQLiteTasks(SQLiteScope):

@@ -16,7 +16,7 @@ from server.errors import BeatsyncError, ErrorCode, InputError
 from server.logs import get_logger
 from server.problems import field_from_msgspec
 from server.store.interface import Store
-from server.store.sqlite_sync import ResyncRequired
+from server.store.queries import ResyncRequired
 from server.store.sync_records import PullItem, PushContext
 from server.warnings.service import mask_id_number
 from sync.merge import Rejection

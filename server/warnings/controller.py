@@ -15,8 +15,8 @@ from server.bounds import PathId, QueryId
 from server.guards import platform_only, staff_only, supervisors_only
 from server.settings import Settings
 from server.store.interface import Store
+from server.store.queries import WarningQuery
 from server.store.records import Queue, WarningState
-from server.store.sqlite_tasks import WarningQuery
 from server.warnings.schemas import (
     CancelIn,
     IngestOut,

@@ -21,8 +21,8 @@ from server.problems import field_from_msgspec
 from server.settings import Settings
 from server.store.interface import Store
 from server.store.overdue import is_overdue, is_past_deadline
+from server.store.queries import WarningQuery
 from server.store.records import Actor, NewWarning, Queue, Role, WarningRecord
-from server.store.sqlite_tasks import WarningQuery
 from server.warnings.lifecycle import Event, next_state
 from server.warnings.routing import route
 from server.warnings.schemas import (

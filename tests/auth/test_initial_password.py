@@ -11,7 +11,7 @@ import pytest
 from server.auth.passwords import Passwords
 from server.cli import main
 from server.clock import ManualClock
-from server.store.interface import open_store
+from server.store.opening import open_store
 from tests.support.api import as_user, assert_problem
 from tests.support.city import PASSWORD, TinyCity, build_tiny_city
 

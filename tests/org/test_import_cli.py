@@ -10,7 +10,7 @@ import pytest
 from server.auth.passwords import Passwords
 from server.cli import main
 from server.clock import SystemClock
-from server.store.interface import open_store
+from server.store.opening import open_store
 
 UNITS = (
     codecs.BOM_UTF8

@@ -46,7 +46,7 @@ from server.app import create_app
 from server.auth.passwords import Passwords
 from server.clock import ManualClock
 from server.settings import Settings
-from server.store.interface import open_store
+from server.store.opening import open_store
 from sync import merge
 from sync.hlc import HLC
 from sync.protocol import (

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 from server.clock import ManualClock
-from server.store.interface import open_store
+from server.store.opening import open_store
 from server.store.records import Actor, Level, Unit
 
 

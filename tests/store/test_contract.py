@@ -17,7 +17,9 @@ import pytest
 from server.auth.passwords import Passwords
 from server.clock import ManualClock
 from server.errors import ConflictError, NotFound
-from server.store.interface import Store, open_store
+from server.store.interface import Store
+from server.store.opening import open_store
+from server.store.queries import WarningQuery
 from server.store.records import (
     Actor,
     Datum,
@@ -25,7 +27,6 @@ from server.store.records import (
     RefreshResult,
     WarningState,
 )
-from server.store.sqlite_tasks import WarningQuery
 from sync.protocol import RecordVisit
 from tests.support.city import TinyCity, build_tiny_city, new_warning
 from tests.support.sync import push_context, visit

@@ -11,7 +11,7 @@ from sqlite_utils import Database
 from server.auth.passwords import Passwords
 from server.clock import ManualClock
 from server.store import migrations
-from server.store.interface import open_store
+from server.store.opening import open_store
 from server.store.records import Actor, Datum
 from tests.support.city import build_tiny_city, new_warning
 

@@ -25,7 +25,7 @@ from litestar import Litestar
 
 from server.auth.passwords import Passwords
 from server.clock import SystemClock
-from server.store.interface import open_store
+from server.store.opening import open_store
 from tests.support.city import PASSWORD, build_tiny_city
 
 ROOT = Path(__file__).resolve().parent.parent.parent

@@ -302,7 +302,7 @@ def seed_overdue_warning(db: Path, *, minutes_ago: int, name: str, login: str = 
     """A warning that reached the officer `minutes_ago` minutes ago and was never visited,
     written before the server starts: the server's own clock cannot be set back."""
     from server.clock import ManualClock
-    from server.store.interface import open_store
+    from server.store.opening import open_store
     from server.store.records import Actor
     from tests.support.city import new_warning
 

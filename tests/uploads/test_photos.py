@@ -223,7 +223,7 @@ def test_visit_logs_written_before_photos_existed_claim_theirs_after_the_upgrade
     from sqlite_utils import Database
 
     from server.store import migrations
-    from server.store.interface import open_store
+    from server.store.opening import open_store
 
     path = tmp_path / "old.db"
     conn = sqlite3.connect(path)
