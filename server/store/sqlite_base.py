@@ -217,6 +217,16 @@ class SQLiteBase:
         at = self._now()
         rows = []
         for action, entity, entity_id, before, after, scope in entries:
+            # Encoded once: the row keeps the text, the hashed body embeds the same bytes
+            # (the sorted encoding of a dict is the same alone or nested), so the chain is
+            # unchanged and `_walk_audit` verifies it as before.
+            before_json = None if before is None else _encode(before)
+            after_json = None if after is None else _encode(after)
+            city, county, station = (
+                scope.get("city_id"),
+                scope.get("county_id"),
+                scope.get("station_id"),
+            )
             body = {
                 "id": next_id,
                 "at": at,
@@ -225,11 +235,11 @@ class SQLiteBase:
                 "action": action,
                 "entity": entity,
                 "entity_id": entity_id,
-                "city_id": scope.get("city_id"),
-                "county_id": scope.get("county_id"),
-                "station_id": scope.get("station_id"),
-                "before": before,
-                "after": after,
+                "city_id": city,
+                "county_id": county,
+                "station_id": station,
+                "before": None if before_json is None else msgspec.Raw(before_json),
+                "after": None if after_json is None else msgspec.Raw(after_json),
             }
             digest = audit_hash(prev_hash, body)
             rows.append(
@@ -241,18 +251,17 @@ class SQLiteBase:
                     action,
                     entity,
                     entity_id,
-                    body["city_id"],
-                    body["county_id"],
-                    body["station_id"],
-                    None if before is None else _encode(before).decode(),
-                    None if after is None else _encode(after).decode(),
+                    city,
+                    county,
+                    station,
+                    None if before_json is None else before_json.decode(),
+                    None if after_json is None else after_json.decode(),
                     prev_hash,
                     digest,
                 )
             )
             prev_hash = digest
-            for level in ("city", "county", "station"):
-                unit = scope.get(f"{level}_id")
+            for level, unit in (("city", city), ("county", county), ("station", station)):
                 if unit:
                     self._audited[(level, str(unit))] = next_id
             next_id += 1

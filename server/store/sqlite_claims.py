@@ -60,9 +60,12 @@ class SQLiteClaims(SQLiteBase):
 
 def _claim_batch(conn: sqlite3.Connection) -> int:
     claimed = conn.execute("SELECT value FROM counters WHERE name = 'claims_seq'").fetchone()
-    visits = conn.execute(
-        "SELECT seq, entry_id, task_kind, task_id, officer_id, photos, city_id, county_id,"
-        " station_id FROM visit_logs WHERE seq > ? ORDER BY seq LIMIT ?",
+    # Plain tuples: thousands of rows a batch, read once each.
+    cursor = conn.cursor()
+    cursor.row_factory = None
+    visits = cursor.execute(
+        "SELECT seq, entry_id, task_kind, task_id, officer_id, city_id, county_id, station_id,"
+        " photos FROM visit_logs WHERE seq > ? ORDER BY seq LIMIT ?",
         (claimed["value"], BATCH),
     ).fetchall()
     if not visits:
@@ -71,19 +74,11 @@ def _claim_batch(conn: sqlite3.Connection) -> int:
         "INSERT OR IGNORE INTO photo_claims (sha256, entry_id, task_kind, task_id,"
         " officer_id, city_id, county_id, station_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         [
-            (
-                sha,
-                v["entry_id"],
-                v["task_kind"],
-                v["task_id"],
-                v["officer_id"],
-                v["city_id"],
-                v["county_id"],
-                v["station_id"],
-            )
+            (sha, *v[1:8])
             for v in visits
-            for sha in sorted(set(_photos.decode(v["photos"])))
+            if v[8] != "[]"
+            for sha in sorted(set(_photos.decode(v[8])))
         ],
     )
-    conn.execute("UPDATE counters SET value = ? WHERE name = 'claims_seq'", (visits[-1]["seq"],))
+    conn.execute("UPDATE counters SET value = ? WHERE name = 'claims_seq'", (visits[-1][0],))
     return len(visits)

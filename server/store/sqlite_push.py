@@ -38,6 +38,7 @@ if TYPE_CHECKING:
 
 _encode = msgspec.json.Encoder(order="sorted").encode
 _result_decoder = msgspec.json.Decoder(MutationResult)
+_SLACK = timedelta(milliseconds=CLOCK_TOLERANCE_MS)
 Mutation = RecordVisit | SetField
 Key = tuple[str, int]
 SCOPE_COLUMNS = ("city_id", "county_id", "station_id")
@@ -88,9 +89,10 @@ def prepare(ctx: PushContext, mutations: Sequence[Mutation]) -> list[Prepared]:
         row = None
         if isinstance(m, RecordVisit):
             e, pos = m.entry, m.entry.position
+            # Enums' `_value_`, not `.value`: the property is a Python call, three a visit.
             row = (
                 e.entry_id,
-                m.task_kind.value,
+                m.task_kind._value_,
                 m.task_id,
                 ctx.user_id,
                 ctx.device_pk,
@@ -99,8 +101,8 @@ def prepare(ctx: PushContext, mutations: Sequence[Mutation]) -> list[Prepared]:
                 iso(e.recorded_at),
                 ctx.received_at,
                 iso(e.arrived_at) if e.arrived_at else None,
-                e.contact.value if e.contact else None,
-                e.outcome.value if e.outcome else None,
+                e.contact._value_ if e.contact else None,
+                e.outcome._value_ if e.outcome else None,
                 e.amount_prevented,
                 e.notes,
                 pos.lat if pos else None,
@@ -109,7 +111,7 @@ def prepare(ctx: PushContext, mutations: Sequence[Mutation]) -> list[Prepared]:
                 _encode(e.photos).decode(),
                 iso(e.held_at) if e.held_at else None,
                 e.attendance,
-                _encode(e.materials).decode(),
+                _encode(e.materials).decode() if e.materials else "[]",
                 int(e.completed),
             )
         out.append(Prepared(_hash(m), HLC.decode(m.hlc), row))
@@ -136,6 +138,7 @@ class _Task:
         self, kind: str, row: dict[str, Any], assignees: frozenset[int], ever: frozenset[int]
     ) -> None:
         self.kind, self.state_column, self.table, self.final, self.entity = _KINDS[kind]
+        self.kind_name = kind
         self.row = row
         self.assignees = assignees
         self.ever = ever
@@ -143,6 +146,8 @@ class _Task:
         self.touched = False
         # A push never moves a task between units: read once, shared by its audit entries.
         self.scope: dict[str, str | None] = {k: row[k] for k in SCOPE_COLUMNS}
+        # When a visit to it can have happened, from its arrival: parsed once, not per visit.
+        self.created = datetime.fromisoformat(row["created_at"])
 
     def view(self) -> merge.TaskView:
         row = self.row
@@ -190,6 +195,7 @@ class PushBatch:
         self.fields: list[tuple[str, int, str, str | None, str, int, str]] = []
         self.audit: list[AuditItem] = []
         self.rejected: list[tuple[Any, ...]] = []
+        self.received = datetime.fromisoformat(ctx.received_at)
 
     # -- reading, in bulk ----------------------------------------------------------------
 
@@ -205,7 +211,7 @@ class PushBatch:
                 (ctx.user_id, *chunk),
             ):
                 self.seen[r["mutation_id"]] = (r["content_hash"], r["result"])
-        keys = {(m.task_kind.value, m.task_id) for m in self.mutations}
+        keys = {(m.task_kind._value_, m.task_id) for m in self.mutations}
         self.tasks: dict[Key, _Task] = self._load_tasks(keys)
         wanted = {m.entry.entry_id for m in self.mutations if isinstance(m, RecordVisit)}
         wanted |= {
@@ -355,7 +361,7 @@ class PushBatch:
 
     def _visit(self, mutation: RecordVisit, prep: Prepared, hlc: HLC) -> MutationResult:
         entry = mutation.entry
-        task = self.tasks.get((mutation.task_kind.value, mutation.task_id))
+        task = self.tasks.get((mutation.task_kind._value_, mutation.task_id))
         if entry.entry_id in self.entries:
             return self._reject(
                 mutation,
@@ -375,7 +381,7 @@ class PushBatch:
             return self._reject(
                 mutation, decision.rejection or merge.Rejection.UNKNOWN_TASK, decision.detail, field
             )
-        impossible = self._impossible_time(entry, task.row)
+        impossible = self._impossible_time(entry, task)
         flags = (
             (["clock_skew"] if self.ctx.skew_flagged else [])
             + ([decision.conflict.value] if decision.conflict else [])
@@ -425,7 +431,7 @@ class PushBatch:
         self.entries[e.entry_id] = merge.SupersededEntry(
             entry_id=e.entry_id,
             officer_id=ctx.user_id,
-            task_kind=mutation.task_kind.value,
+            task_kind=mutation.task_kind._value_,
             task_id=mutation.task_id,
         )
         # One audit entry per visit: the entry, and what it did to the task's state.
@@ -448,33 +454,27 @@ class PushBatch:
             )
         )
 
-    def _window(self, row: dict[str, Any]) -> tuple[datetime, datetime]:
-        """When a visit to this task can have happened: from the task's arrival to the
-        server's receipt of the visit."""
-        return datetime.fromisoformat(row["created_at"]), datetime.fromisoformat(
-            self.ctx.received_at
+    def _impossible_time(self, entry: VisitEntry, task: _Task) -> bool:
+        """A visit whose own times fall outside its window (from the task's arrival to the
+        server's receipt of the visit) by more than a phone's clock may be off. Evidence is
+        never refused for its clock: it is flagged for review."""
+        start, end = task.created - _SLACK, self.received + _SLACK
+        return not (
+            start <= entry.recorded_at <= end
+            and (entry.arrived_at is None or start <= entry.arrived_at <= end)
+            and (entry.held_at is None or start <= entry.held_at <= end)
         )
 
-    def _impossible_time(self, entry: VisitEntry, row: dict[str, Any]) -> bool:
-        """A visit whose own times fall outside its window by more than a phone's clock
-        may be off. Evidence is never refused for its clock: it is flagged for review."""
-        start, end = self._window(row)
-        slack = timedelta(milliseconds=CLOCK_TOLERANCE_MS)
-        return any(
-            at is not None and not start - slack <= at <= end + slack
-            for at in (entry.recorded_at, entry.arrived_at, entry.held_at)
-        )
-
-    def _contact_time(self, entry: VisitEntry, row: dict[str, Any], impossible: bool) -> str:
+    def _contact_time(self, entry: VisitEntry, task: _Task, impossible: bool) -> str:
         """The first contact's time as the reports count it: the server's receipt for a
         visit with impossible times; otherwise the phone's, held within the window (a
         contact minutes before dispatch, within the tolerance, counts as at dispatch)."""
-        start, end = self._window(row)
         if impossible:
-            return iso(end)
-        dispatched = datetime.fromisoformat(row.get("dispatched_at") or row["created_at"])
+            return self.ctx.received_at
+        text = task.row.get("dispatched_at")
+        dispatched = datetime.fromisoformat(text) if text else task.created
         at = entry.arrived_at or entry.recorded_at
-        return iso(min(max(at, dispatched, start), end))
+        return iso(min(max(at, dispatched, task.created), self.received))
 
     def _apply(
         self, task: _Task, decision: merge.VisitDecision, mutation: RecordVisit, impossible: bool
@@ -502,7 +502,7 @@ class PushBatch:
             and entry.contact is not None
             and task.row["first_contact_at"] is None
         ):
-            task.set("first_contact_at", self._contact_time(entry, task.row, impossible))
+            task.set("first_contact_at", self._contact_time(entry, task, impossible))
         return before, {k: task.row[k] for k in before}
 
     def _field(self, mutation: SetField, hlc: HLC) -> MutationResult:
@@ -594,12 +594,12 @@ class PushBatch:
             shapes.setdefault(shape, []).append(
                 (*task.sets.values(), seq, ctx.received_at, task.row["id"])
             )
-            refresh.append((task.kind.value, task.row["id"], seq))
-            known[(task.kind.value, task.row["id"])] = KnownTask(
+            refresh.append((task.kind_name, task.row["id"], seq))
+            known[(task.kind_name, task.row["id"])] = KnownTask(
                 version=task.row["version"] + 1,
                 cancelled=task.row[task.state_column] == "cancelled",
                 assignees=set(task.assignees),
-                sort_key=sort_key(task.kind.value, task.row),
+                sort_key=sort_key(task.kind_name, task.row),
             )
         for (table, columns), rows in shapes.items():
             assignments = "".join(f"{c} = ?, " for c in columns)

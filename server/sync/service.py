@@ -10,7 +10,7 @@ import msgspec
 
 from server.auth.principal import Principal
 from server.bodies import NUL, NUL_REASON, nul_field
-from server.bounds import TIME_RANGE, time_in_range
+from server.bounds import EARLIEST, LATEST, TIME_RANGE, time_in_range
 from server.clock import iso
 from server.errors import BeatsyncError, ErrorCode, InputError
 from server.logs import get_logger
@@ -38,6 +38,7 @@ from sync.protocol import (
     Remove,
     SetField,
     Upsert,
+    VisitEntry,
     VisitOut,
     VisitReview,
     WarningTask,
@@ -145,13 +146,23 @@ def _decode_push(body: bytes) -> _DecodedPush:
 _VISIT_TIMES = ("recorded_at", "arrived_at", "held_at")
 
 
+def _times_in_range(entry: VisitEntry) -> bool:
+    """All of a visit's times in range, checked without naming them: what nearly every
+    visit is, so the search for the field to name runs only for the rare one that is not."""
+    return (
+        EARLIEST <= entry.recorded_at < LATEST
+        and (entry.arrived_at is None or EARLIEST <= entry.arrived_at < LATEST)
+        and (entry.held_at is None or EARLIEST <= entry.held_at < LATEST)
+    )
+
+
 def _bound_times(decoded: _DecodedPush) -> _DecodedPush:
     """Refuse, mutation by mutation, visit times no clock could show (outside the window
     ingest allows, server/bounds.py): kept for review as malformed, like any mutation that
     cannot be read. A time inside it but impossible for its task is flagged instead."""
     valid = []
     for index, mutation in decoded.valid:
-        if isinstance(mutation, RecordVisit):
+        if isinstance(mutation, RecordVisit) and not _times_in_range(mutation.entry):
             wrong = next(
                 (
                     name
