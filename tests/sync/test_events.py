@@ -203,10 +203,11 @@ async def test_closing_the_stream_drops_the_subscription(
         http.stream("GET", EVENTS, headers=o1) as second,
     ):
         assert (first.status_code, second.status_code) == (200, 200)
-        assert await EventReader(first).block(3) == ["retry: 3000"]
-        assert await EventReader(second).block(3) == ["retry: 3000"]
-        # Read from the test's thread while the server's runs: give it a moment under load.
-        await wait_until(lambda: notifier.subscriber_count(city.id("o1")) == 2)
+        # Readers held for the whole block: a reader dropped closes its response as its
+        # line iterator is collected, and the server then (rightly) drops that stream.
+        readers = EventReader(first), EventReader(second)
+        assert [await r.block(3) for r in readers] == [["retry: 3000"], ["retry: 3000"]]
+        assert notifier.subscriber_count(city.id("o1")) == 2
     await wait_until(lambda: notifier.subscriber_count() == 0)
     # Notifying nobody is harmless.
     await deliver(http, "411602001001")
