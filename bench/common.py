@@ -26,9 +26,12 @@ def free_port() -> int:
 
 
 @contextmanager
-def demo_server(db: Path, **env: str) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+def demo_server(
+    db: Path, *, history_days: int | None = None, **env: str
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """`beatsync serve --demo` on a fresh database, quiet, with cheap password hashing so
-    that logging in hundreds of benchmark phones takes seconds, not minutes."""
+    that logging in hundreds of benchmark phones takes seconds, not minutes. history_days:
+    the city's past lived on first start (None: the command's own default, 35 days)."""
     port = free_port()
     environment = {
         **os.environ,
@@ -38,6 +41,7 @@ def demo_server(db: Path, **env: str) -> Iterator[tuple[str, subprocess.Popen[by
         "BEATSYNC_ACCESS_TOKEN_TTL": "3600",
         **env,
     }
+    past = [] if history_days is None else ["--history-days", str(history_days)]
     server = subprocess.Popen(
         [
             sys.executable,
@@ -51,6 +55,7 @@ def demo_server(db: Path, **env: str) -> Iterator[tuple[str, subprocess.Popen[by
             str(port),
             "--feed-interval",
             "86400",
+            *past,
         ],
         cwd=ROOT,
         env=environment,
@@ -58,16 +63,20 @@ def demo_server(db: Path, **env: str) -> Iterator[tuple[str, subprocess.Popen[by
         stderr=subprocess.DEVNULL,
     )
     base = f"http://127.0.0.1:{port}"
+    # Seeding the city's past comes before serving: a few seconds per week of it.
+    deadline = time.monotonic() + 30 + 2 * (35 if history_days is None else history_days)
     try:
-        for _ in range(300):
+        while True:
+            if server.poll() is not None:
+                raise SystemExit(f"server exited {server.returncode} before serving")
             try:
                 if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
                     break
             except httpx.HTTPError:
                 pass
+            if time.monotonic() > deadline:
+                raise SystemExit("server did not start")
             time.sleep(0.1)
-        else:
-            raise SystemExit("server did not start")
         yield base, server
     finally:
         server.terminate()

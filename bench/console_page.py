@@ -19,15 +19,11 @@ a session cookie, and times, from navigation start as the page's clock reads it:
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
-
-import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
@@ -35,8 +31,8 @@ if str(ROOT) not in sys.path:
 
 from playwright.sync_api import Browser, sync_playwright  # noqa: E402
 
+from bench.common import demo_server  # noqa: E402
 from bench.webapp import CHROMIUM, CHROMIUM_ARGS, DIST, verdict  # noqa: E402
-from tests.support.live import free_port  # noqa: E402
 
 BUDGET_S = 2.0
 DEMO_PASSWORD = "demo"
@@ -55,51 +51,6 @@ _CHARTS_DRAWN = """(n) => document.querySelectorAll('canvas').length >= n && per
 _SCRIPTS_BYTES = """() => performance.getEntriesByType('resource')
   .filter((e) => e.initiatorType === 'script' || e.name.endsWith('.js'))
   .reduce((sum, e) => sum + e.encodedBodySize, 0)"""
-
-
-def serve_demo(folder: Path, history_days: int) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    env = {
-        **os.environ,
-        "BEATSYNC_ENV": "demo",
-        "BEATSYNC_LOG_LEVEL": "warning",
-        "BEATSYNC_WEB_DIR": str(DIST),
-    }
-    log = (folder / "server.log").open("ab")
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "server.cli",
-            "serve",
-            "--demo",
-            "--db",
-            str(folder / "demo.db"),
-            "--port",
-            str(port),
-            "--history-days",
-            str(history_days),
-            "--feed-interval",
-            "3600",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=log,
-    )
-    deadline = time.monotonic() + 600
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError((folder / "server.log").read_text()[-2000:])
-        try:
-            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                return process, base
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    process.kill()
-    raise RuntimeError("the demo server did not start")
 
 
 def one_load(browser: Browser, base: str, login: str, charts: int) -> tuple[float, float, int]:
@@ -133,13 +84,15 @@ def main() -> int:
         return 2
     with tempfile.TemporaryDirectory(prefix="bench-console-page-") as tmp:
         started = time.perf_counter()
-        process, base = serve_demo(Path(tmp), args.history_days)
-        print(
-            f"(setup: demo city with {args.history_days} days of history seeded and served in"
-            f" {time.perf_counter() - started:.0f} s; Chromium at 1440x900)"
+        served = demo_server(
+            Path(tmp) / "demo.db", history_days=args.history_days, BEATSYNC_WEB_DIR=str(DIST)
         )
         worst = 0.0
-        try:
+        with served as (base, _):
+            print(
+                f"(setup: demo city with {args.history_days} days of history seeded and served"
+                f" in {time.perf_counter() - started:.0f} s; Chromium at 1440x900)"
+            )
             with sync_playwright() as playwright:
                 browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
                 try:
@@ -158,9 +111,6 @@ def main() -> int:
                         )
                 finally:
                     browser.close()
-        finally:
-            process.terminate()
-            process.wait(30)
     return 0 if worst <= BUDGET_S else 1
 
 

@@ -1,7 +1,7 @@
-"""Delta pull under load (issue 13, target 4): N phones at once pull a small change.
+"""Delta pull under load (issue 13, target 3): N phones at once pull a small change.
 
-Starts `beatsync serve --demo` on 127.0.0.1 with a fresh database (the demo city seeded
-first, without history unless `--history-days`), gives every demo officer `--scope`
+Starts `beatsync serve --demo` on 127.0.0.1 with a fresh database (the demo city without
+its past unless `--history-days`), gives every demo officer `--scope`
 warnings, and logs in N phones: officers of the demo city in turn (with more phones than
 officers, an officer has several), each phone its own device id. Each phone pulls its
 scope to the end once. Then, for each of `--rounds` rounds of `--waves` waves:
@@ -48,7 +48,6 @@ from bench.common import (
     platform_token,
     process_cpu,
 )
-from bench.fresh_city import seed_city
 from bench.sync import ingest
 from server.demo import random_warning
 
@@ -217,8 +216,7 @@ def main() -> None:
     results: list[tuple[int, list[Round]]] = []
     with tempfile.TemporaryDirectory() as tmp:
         db = Path(tmp) / "bench.db"
-        seed_city(db, history_days=args.history_days)
-        with demo_server(db) as (base, server):
+        with demo_server(db, history_days=args.history_days) as (base, server):
             grids = officer_grids(db)
             officers = sorted(grids)
             platform = platform_token(base)

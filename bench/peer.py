@@ -1,4 +1,4 @@
-"""beatsync beside pouchdb-server (issue 13, target 3): one workload, both servers, one run.
+"""beatsync beside pouchdb-server (issue 13, target 4): one workload, both servers, one run.
 
 Installs `pouchdb-server` from npm into a throwaway folder (or uses `--pouchdb-prefix`,
 an earlier install), starts it on 127.0.0.1 (LevelDB backend, files in that temporary
@@ -58,7 +58,6 @@ from bench.common import (
     percentile,
     platform_token,
 )
-from bench.fresh_city import seed_city
 from bench.sync import BATCH, ingest, visit_batch
 from server.demo import random_warning
 
@@ -365,10 +364,9 @@ def main() -> None:
             (prefix / "node_modules" / "pouchdb-server" / "package.json").read_text()
         )["version"]
         db = Path(tmp) / "bench.db"
-        seed_city(db)
         with (
             pouchdb_server(binary, Path(tmp) / "pouchdb") as couch_base,
-            demo_server(db) as (
+            demo_server(db, history_days=0) as (
                 base,
                 _,
             ),

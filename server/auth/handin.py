@@ -21,7 +21,7 @@ from typing import Any
 import jwt
 import msgspec
 
-from server.auth.tokens import ALGORITHM, CLOCK_LEEWAY_SECONDS
+from server.auth.tokens import ALGORITHM, CLOCK_LEEWAY_SECONDS, verify_signed
 from server.errors import AuthError, ErrorCode, Problem
 from server.store.records import AuthState
 
@@ -107,23 +107,7 @@ def is_handin_token(token: str) -> bool:
 def verify(secret: str, token: str) -> HandInClaims:
     """Signature and issuer; raises AuthError. Its time is the caller's to judge
     (`expired`): an expired one still names the session it was given to."""
-    try:
-        raw: dict[str, Any] = jwt.decode(
-            token,
-            secret,
-            algorithms=[ALGORITHM],
-            issuer=HANDIN_ISSUER,
-            options={
-                "require": ["exp", "iat", "sub", "sid"],
-                "verify_exp": False,
-                "verify_iat": False,
-                "verify_nbf": False,
-            },
-        )
-        claims = msgspec.convert(raw, HandInClaims)
-    except (jwt.PyJWTError, msgspec.ValidationError) as exc:
-        raise AuthError("the hand-in token is not valid", code=ErrorCode.TOKEN_INVALID) from exc
-    return claims
+    return verify_signed(secret, token, HANDIN_ISSUER, HandInClaims, "hand-in token")
 
 
 def expired(claims: HandInClaims, now: datetime) -> bool:

@@ -16,7 +16,7 @@ import hashlib
 import hmac
 import secrets
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import jwt
 import msgspec
@@ -26,6 +26,7 @@ from server.errors import AuthError, ErrorCode
 ISSUER = "beatsync"
 ALGORITHM = "HS256"
 CLOCK_LEEWAY_SECONDS = 60
+C = TypeVar("C", bound=msgspec.Struct)
 
 
 class AccessClaims(msgspec.Struct, frozen=True):
@@ -63,15 +64,16 @@ def issue_access_token(
     return jwt.encode(claims, secret, algorithm=ALGORITHM)
 
 
-def decode_access_token(secret: str, token: str, now: datetime) -> AccessClaims:
-    """Verify signature, issuer and expiry against the injected clock; raise AuthError."""
+def verify_signed(secret: str, token: str, issuer: str, claims_type: type[C], what: str) -> C:
+    """Signature, issuer and the claims' shape of a token this server signed; raises
+    AuthError. Times are the caller's to judge, against the injected clock, not PyJWT's
+    wall clock."""
     try:
         raw: dict[str, Any] = jwt.decode(
             token,
             secret,
             algorithms=[ALGORITHM],
-            issuer=ISSUER,
-            # Time checks happen below against the injected clock, not PyJWT's wall clock.
+            issuer=issuer,
             options={
                 "require": ["exp", "iat", "sub", "sid"],
                 "verify_exp": False,
@@ -79,9 +81,14 @@ def decode_access_token(secret: str, token: str, now: datetime) -> AccessClaims:
                 "verify_nbf": False,
             },
         )
-        claims = msgspec.convert(raw, AccessClaims)
+        return msgspec.convert(raw, claims_type)
     except (jwt.PyJWTError, msgspec.ValidationError) as exc:
-        raise AuthError("the access token is not valid", code=ErrorCode.TOKEN_INVALID) from exc
+        raise AuthError(f"the {what} is not valid", code=ErrorCode.TOKEN_INVALID) from exc
+
+
+def decode_access_token(secret: str, token: str, now: datetime) -> AccessClaims:
+    """Verify signature, issuer and expiry against the injected clock; raise AuthError."""
+    claims = verify_signed(secret, token, ISSUER, AccessClaims, "access token")
     # Expiry is checked here, against the injected clock, so tests can move time.
     if claims.iat > now.timestamp() + CLOCK_LEEWAY_SECONDS:
         raise AuthError("the access token is from the future", code=ErrorCode.TOKEN_INVALID)

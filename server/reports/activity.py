@@ -10,8 +10,8 @@ its figures are stale, never what changed.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Callable
+from contextlib import aclosing
 
 import anyio
 from msgspec import json
@@ -20,7 +20,7 @@ from server.escalation.notifier import UnitNotifier
 from server.reports.schemas import ActivityEvent
 from server.store.interface import Store
 from server.store.records import UnitKey
-from server.sync.events import RETRY_MS
+from server.sync.events import follow
 
 
 def changed_event(audit_id: int) -> bytes:
@@ -50,16 +50,9 @@ async def activity_stream(
         if since is not None:
             latest = await anyio.to_thread.run_sync(store.latest_audit_id, f"{level}_id", unit)
             subscription.advance(latest)
-        yield b"retry: %d\n\n" % RETRY_MS
-        loop = asyncio.get_running_loop()
-        next_beat = loop.time() + heartbeat
-        while True:
-            newest = await subscription.changed_after(sent, next_beat - loop.time())
-            if newest > sent:
-                sent = newest
-                yield changed_event(newest)
-            if loop.time() >= next_beat:
-                if not still_allowed():
-                    return
-                next_beat = loop.time() + heartbeat
-                yield b": ping\n\n"
+        # Closed with this stream, not left to the collector.
+        async with aclosing(
+            follow(subscription, sent, changed_event, still_allowed, heartbeat)
+        ) as body:
+            async for chunk in body:
+                yield chunk

@@ -12,8 +12,15 @@ from server.store.records import AuditEntry, WarningRecord
 from server.store.sync_records import ConflictRecord
 
 
+class MaterialRecord(msgspec.Struct, frozen=True, kw_only=True):
+    kind: str
+    count: int
+
+
 class VisitRecord(msgspec.Struct, frozen=True, kw_only=True):
-    """One visit log entry: evidence, never changed, only superseded."""
+    """One visit log entry: evidence, never changed, only superseded. A publicity task's
+    entries report what was held (held_at, attendance, materials); the review fields are
+    filled where the reader asked for them (a publicity task's sessions)."""
 
     entry_id: str
     officer_id: int
@@ -32,31 +39,9 @@ class VisitRecord(msgspec.Struct, frozen=True, kw_only=True):
     photos: list[str]
     flags: list[str]
     completed: bool
-
-
-class MaterialRecord(msgspec.Struct, frozen=True, kw_only=True):
-    kind: str
-    count: int
-
-
-class PublicitySessionRecord(msgspec.Struct, frozen=True, kw_only=True):
-    """A publicity task's visit log entry: what was held, as the officer reported it."""
-
-    entry_id: str
-    officer_id: int
-    supersedes: str | None
-    recorded_at: datetime
-    received_at: datetime
-    held_at: datetime | None
-    attendance: int | None
-    materials: list[MaterialRecord]
-    notes: str | None
-    lat: float | None
-    lon: float | None
-    accuracy_m: float | None
-    photos: list[str]
-    flags: list[str]
-    completed: bool
+    held_at: datetime | None = None
+    attendance: int | None = None
+    materials: list[MaterialRecord] = []
     review_decision: str | None = None
     review_note: str | None = None
 

@@ -21,7 +21,7 @@ from datetime import date, datetime, timedelta
 from typing import Any, Protocol, _ProtocolMeta, runtime_checkable
 
 from server.clock import Clock
-from server.store.history_records import PublicitySessionRecord, WarningHistory
+from server.store.history_records import VisitRecord, WarningHistory
 from server.store.queries import WarningQuery
 from server.store.records import (
     Actor,
@@ -365,7 +365,7 @@ class SupervisionStore(Protocol):
     def officer_activity(
         self, officer_ids: Sequence[int], now: datetime, limits: dict[str, tuple[int, int]]
     ) -> dict[int, dict[str, Any]]: ...
-    def publicity_sessions(self, task_id: int) -> list[PublicitySessionRecord]:
+    def publicity_sessions(self, task_id: int) -> list[VisitRecord]:
         """A publicity task's visit log (what was held: attendance, materials, photos),
         each entry with its review, oldest first."""
         ...

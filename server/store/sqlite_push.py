@@ -474,7 +474,7 @@ class PushBatch:
         text = task.row.get("dispatched_at")
         dispatched = datetime.fromisoformat(text) if text else task.created
         at = entry.arrived_at or entry.recorded_at
-        return iso(min(max(at, dispatched, task.created), self.received))
+        return iso(min(max(at, dispatched), self.received))  # dispatch is never before arrival
 
     def _apply(
         self, task: _Task, decision: merge.VisitDecision, mutation: RecordVisit, impossible: bool

@@ -27,7 +27,6 @@ from server.errors import ConflictError, NotFound
 from server.store.history_records import (
     EscalationRecord,
     OutcomeFeedRecord,
-    PublicitySessionRecord,
     VisitRecord,
     WarningHistory,
 )
@@ -703,7 +702,7 @@ class SQLiteSupervision(SQLiteScope, SQLiteClaims):
 
     # -- a warning's history ---------------------------------------------------------------
 
-    def publicity_sessions(self, task_id: int) -> list[PublicitySessionRecord]:
+    def publicity_sessions(self, task_id: int) -> list[VisitRecord]:
         """A publicity task's visit log with each entry's review, oldest first."""
         rows = self._query(
             "SELECT v.*, r.decision AS review_decision, r.note AS review_note"
@@ -711,18 +710,7 @@ class SQLiteSupervision(SQLiteScope, SQLiteClaims):
             " WHERE v.task_kind = 'publicity' AND v.task_id = ? ORDER BY v.seq",
             (task_id,),
         )
-        return [
-            to_record(
-                {
-                    **v,
-                    "photos": _json_list(v["photos"]),
-                    "flags": _json_list(v["flags"]),
-                    "materials": _json_list(v["materials"]),
-                },
-                PublicitySessionRecord,
-            )
-            for v in rows
-        ]
+        return [_visit_record(v) for v in rows]
 
     def warning_history(self, warning_id: int) -> WarningHistory | None:
         """Everything recorded about one warning, in one read transaction, so that its
@@ -771,13 +759,7 @@ class SQLiteSupervision(SQLiteScope, SQLiteClaims):
         return WarningHistory(
             warning=to_record(row, WarningRecord),
             audit=entries,
-            visits=[
-                to_record(
-                    {**v, "photos": _json_list(v["photos"]), "flags": _json_list(v["flags"])},
-                    VisitRecord,
-                )
-                for v in visits
-            ],
+            visits=[_visit_record(v) for v in visits],
             conflicts=[
                 to_record(
                     {
@@ -982,3 +964,9 @@ def _count(figures: dict[str, Any], bits: int, n: int) -> None:
 
 def _empty_publicity(g: Any) -> dict[str, Any]:
     return {"g": g, "tasks": 0, "done": 0, "overdue": 0, "attendance": 0, "materials": 0}
+
+
+def _visit_record(row: dict[str, Any]) -> VisitRecord:
+    """A visit_logs row (with review columns where joined) as its record."""
+    lists = {k: _json_list(row[k]) for k in ("photos", "flags", "materials")}
+    return to_record({**row, **lists}, VisitRecord)

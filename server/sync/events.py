@@ -13,8 +13,8 @@ sending becomes one event, which is all a device needs to know before pulling.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator
+from contextlib import aclosing, contextmanager
 
 from sync.protocol import ScopeEvent, encoder
 
@@ -145,18 +145,36 @@ async def event_stream(
         latest = latest_change(officer_id)
         subscription.advance(latest)
         sent = latest if since is None else since
-        yield _HELLO
-        loop = asyncio.get_running_loop()
-        next_beat = loop.time() + heartbeat
-        while True:
-            seq = await subscription.changed_after(sent, next_beat - loop.time())
-            if seq > sent:
-                sent = seq
-                yield scope_event(seq)
-            if loop.time() >= next_beat:
-                # A revoked phone or an expired token loses its stream here, within one
-                # heartbeat; the reconnect then meets the same refusal as any request.
-                if not still_allowed():
-                    return
-                next_beat = loop.time() + heartbeat
-                yield _PING
+        # Closed with this stream, not left to the collector.
+        async with aclosing(
+            follow(subscription, sent, scope_event, still_allowed, heartbeat)
+        ) as body:
+            async for chunk in body:
+                yield chunk
+
+
+async def follow(
+    subscription: Subscription,
+    sent: int,
+    render: Callable[[int], bytes],
+    still_allowed: Callable[[], bool],
+    heartbeat: float,
+) -> AsyncGenerator[bytes, None]:
+    """The body of a stream over one subscription: the reconnect hint, then an event
+    (`render` of the newest number) whenever the subscription passes `sent`, and a ping
+    each `heartbeat` seconds; ends when `still_allowed` says no."""
+    yield _HELLO
+    loop = asyncio.get_running_loop()
+    next_beat = loop.time() + heartbeat
+    while True:
+        newest = await subscription.changed_after(sent, next_beat - loop.time())
+        if newest > sent:
+            sent = newest
+            yield render(newest)
+        if loop.time() >= next_beat:
+            # A revoked phone or an expired token loses its stream here, within one
+            # heartbeat; the reconnect then meets the same refusal as any request.
+            if not still_allowed():
+                return
+            next_beat = loop.time() + heartbeat
+            yield _PING

@@ -46,7 +46,7 @@ def test_an_overdue_warning_escalates_on_the_late_page_and_is_reassigned_there(
     escalated = desk.call("POST", "/api/v1/escalations/run", "admin")
     assert escalated["escalated"] >= 1
     # The open page hears of it: the level appears without a reload.
-    expect(row.locator("[data-test=escalation-level]")).to_have_text("派出所", timeout=5_000)
+    expect(row.locator("[data-test=escalation-level]")).to_have_text("派出所", timeout=10_000)
     console.screenshot("console-late")
 
     row.locator("[data-test=reassign]").click()

@@ -107,9 +107,9 @@ def test_an_officers_visit_moves_the_figures_without_a_reload(
     page.evaluate("window.__stayedOpen = true")
 
     visit_at_the_door(officer_phone, first, 20_000)
-    expect(page.locator("[data-test=kpi-visited]")).to_have_text("1", timeout=5_000)
+    expect(page.locator("[data-test=kpi-visited]")).to_have_text("1", timeout=10_000)
     visit_at_the_door(officer_phone, second, 30_000)
-    expect(page.locator("[data-test=kpi-visited]")).to_have_text("2", timeout=5_000)
+    expect(page.locator("[data-test=kpi-visited]")).to_have_text("2", timeout=10_000)
     assert console.number("[data-test=kpi-amount_prevented]") == 50_000
     # The same page all along: a reload would have dropped this flag.
     assert page.evaluate("window.__stayedOpen") is True

@@ -8,6 +8,9 @@ import { PATHS, api, type Schemas } from './api'
 
 const EVERY_MS = 60_000
 const REOPEN_MS = 5_000
+// A city's desk hears of every visit in the city: at most one re-fetch of its figures
+// (the 30-day trend among them) per this gap, however fast the events come.
+const EVENT_GAP_MS = 3_000
 
 export function useLive(refresh: () => Promise<void>, onEscalation?: (e: Schemas['EscalationOut']) => void) {
   const lastUpdated = ref<Date | null>(null)
@@ -16,11 +19,12 @@ export function useLive(refresh: () => Promise<void>, onEscalation?: (e: Schemas
   let timer: ReturnType<typeof setInterval> | undefined
   let running: Promise<void> | null = null
   let again = false
+  let lastRun = 0
+  let pending: ReturnType<typeof setTimeout> | undefined
   const reopens = new Set<ReturnType<typeof setTimeout>>()
   let stopped = false
 
-  // Bursts of events (an escalation run, a phone pushing a day's visits) collapse into
-  // one re-fetch at a time, and one more after it if anything came in meanwhile.
+  // Re-fetches never overlap: one asked for while another runs follows it, once.
   async function run(): Promise<void> {
     if (running) {
       again = true
@@ -29,6 +33,7 @@ export function useLive(refresh: () => Promise<void>, onEscalation?: (e: Schemas
     running = (async () => {
       do {
         again = false
+        lastRun = Date.now()
         try {
           await refresh()
           lastUpdated.value = new Date()
@@ -40,6 +45,15 @@ export function useLive(refresh: () => Promise<void>, onEscalation?: (e: Schemas
     return running
   }
 
+  // What an event asks for: a re-fetch now, or once the gap since the last has passed.
+  function soon(): void {
+    if (pending !== undefined) return
+    pending = setTimeout(() => {
+      pending = undefined
+      void run()
+    }, Math.max(0, lastRun + EVENT_GAP_MS - Date.now()))
+  }
+
   function follow(path: string, event: string, heard: (data: string) => void, primary: boolean): void {
     const source = new EventSource(path, { withCredentials: true })
     sources.add(source)
@@ -48,7 +62,7 @@ export function useLive(refresh: () => Promise<void>, onEscalation?: (e: Schemas
     }
     source.addEventListener(event, (msg) => {
       heard((msg as MessageEvent<string>).data)
-      void run()
+      soon()
     })
     source.onerror = () => {
       if (primary) connected.value = false
@@ -88,6 +102,7 @@ export function useLive(refresh: () => Promise<void>, onEscalation?: (e: Schemas
   })
   onBeforeUnmount(() => {
     stopped = true
+    clearTimeout(pending)
     reopens.forEach(clearTimeout)
     sources.forEach((s) => s.close())
     clearInterval(timer)
