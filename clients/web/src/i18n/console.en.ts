@@ -94,6 +94,7 @@ const consoleEn: ConsoleMessages = {
     sinceDispatch: 'Since dispatch',
     level: 'Escalated to',
     levelNone: 'Not escalated',
+    dueAt: 'Due',
     escalatedAt: 'Escalated at',
     kind: 'Missing',
     actions: 'Actions',

@@ -102,6 +102,7 @@ const consoleZhCN = {
     sinceDispatch: '下发至今',
     level: '督办层级',
     levelNone: '未升级',
+    dueAt: '应完成时间',
     escalatedAt: '升级时间',
     kind: '缺项',
     actions: '操作',
