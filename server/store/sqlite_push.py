@@ -146,6 +146,7 @@ class _Task:
         self.touched = False
         # A push never moves a task between units: read once, shared by its audit entries.
         self.scope: dict[str, str | None] = {k: row[k] for k in SCOPE_COLUMNS}
+        self.scope_key = (row["city_id"], row["county_id"], row["station_id"])
         # When a visit to it can have happened, from its arrival: parsed once, not per visit.
         self.created = datetime.fromisoformat(row["created_at"])
 
@@ -194,6 +195,7 @@ class PushBatch:
         self.visits: list[list[Any]] = []
         self.fields: list[tuple[str, int, str, str | None, str, int, str]] = []
         self.audit: list[AuditItem] = []
+        self.visit_audit: dict[tuple[str | None, ...], list[dict[str, Any]]] = {}
         self.rejected: list[tuple[Any, ...]] = []
         self.received = datetime.fromisoformat(ctx.received_at)
 
@@ -434,24 +436,22 @@ class PushBatch:
             task_kind=mutation.task_kind._value_,
             task_id=mutation.task_id,
         )
-        # One audit entry per visit: the entry, and what it did to the task's state.
-        self.audit.append(
-            (
-                "visit.record",
-                task.entity,
-                str(mutation.task_id),
-                before or None,
-                {
-                    **after,
-                    "entry_id": e.entry_id,
-                    "outcome": e.outcome,
-                    "contact": e.contact,
-                    "supersedes": e.supersedes,
-                    "photos": len(e.photos),
-                    "flags": flags,
-                },
-                task.scope,
-            )
+        # Each visit on the chain: the entry, and what it did to the task's state. One
+        # audit entry per push and unit holds them all (PROTOCOL.md, "The audit chain").
+        self.visit_audit.setdefault(task.scope_key, []).append(
+            {
+                "task_kind": task.kind_name,
+                "task_id": mutation.task_id,
+                "entry_id": e.entry_id,
+                "mutation_id": mutation.mutation_id,
+                "outcome": e.outcome,
+                "contact": e.contact,
+                "supersedes": e.supersedes,
+                "photos": len(e.photos),
+                "flags": flags,
+                "before": before or None,
+                "after": after or None,
+            }
         )
 
     def _impossible_time(self, entry: VisitEntry, task: _Task) -> bool:
@@ -608,7 +608,7 @@ class PushBatch:
                 " updated_at = ? WHERE id = ?",
                 rows,
             )
-        self.store._append_audit(conn, self.audit, self.actor)
+        self.store._append_audit(conn, [*self.audit, *self._push_audit()], self.actor)
         keep_rejections(conn, self.rejected)
         conn.executemany(
             "INSERT INTO mutations (user_id, mutation_id, content_hash, result, received_at)"
@@ -626,6 +626,23 @@ class PushBatch:
             )
         # A push changes no assignment: the scope refresh takes what this push holds.
         self.store._refresh_scopes(conn, refresh, known=known)
+
+
+    def _push_audit(self) -> list[AuditItem]:
+        """The push's visits on the chain: one entry per unit their tasks belong to (almost
+        always one), so that each unit's supervisors see the visits in their jurisdiction
+        and the chain grows by an entry a push, not a visit."""
+        return [
+            (
+                "sync.push",
+                "device",
+                self.ctx.device_id,
+                None,
+                {"visits": visits},
+                dict(zip(SCOPE_COLUMNS, scope, strict=True)),
+            )
+            for scope, visits in self.visit_audit.items()
+        ]
 
 
 def _hash(mutation: Mutation) -> str:

@@ -6,6 +6,7 @@ import pytest
 
 from tests.support.api import a_warning, as_platform, as_user, assert_problem
 from tests.support.city import TinyCity
+from tests.support.sync import push, visit
 
 pytestmark = pytest.mark.anyio
 
@@ -72,3 +73,43 @@ async def test_the_audit_log_pages_by_id(client, city) -> None:
     ids = [e["id"] for e in first["items"] + rest["items"]]
     assert ids == sorted(set(ids))
     assert rest["next_after_id"] is None
+
+
+async def test_a_push_puts_each_visit_on_the_chain_in_one_entry(client, city, store) -> None:
+    platform = await as_platform(client)
+    out = (
+        await client.post(
+            "/api/v1/platform/warnings",
+            headers=platform,
+            json={"warnings": [a_warning("411602001001"), a_warning("411602001001")]},
+        )
+    ).json()
+    first, second = (r["warning_id"] for r in out["results"])
+    o1 = await as_user(client, "o1", device="phone-0001")
+    one, two = visit(first), visit(second)
+    await push(client, o1, one, two)
+
+    sup1 = await as_user(client, "sup1")
+    [entry] = (
+        await client.get(
+            "/api/v1/audit/",
+            headers=sup1,
+            params={"entity": "device", "entity_id": "phone-0001"},
+        )
+    ).json()["items"]
+    assert entry["action"] == "sync.push"
+    assert entry["actor_user_id"] == city.id("o1")
+    visits = entry["after"]["visits"]
+    assert [(v["task_id"], v["entry_id"], v["mutation_id"]) for v in visits] == [
+        (first, one["entry"]["entry_id"], one["mutation_id"]),
+        (second, two["entry"]["entry_id"], two["mutation_id"]),
+    ]
+    assert visits[0]["before"] == {"state": "dispatched", "outcome": None}
+    assert visits[0]["after"] == {"state": "completed", "outcome": "dissuaded"}
+    # Another county's supervisor does not see the visits; the chain still verifies.
+    county2 = await as_user(client, "county2")
+    elsewhere = (
+        await client.get("/api/v1/audit/", headers=county2, params={"entity": "device"})
+    ).json()["items"]
+    assert elsewhere == []
+    assert store.verify_audit().ok
