@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+import anyio
 import httpx
 from litestar import Litestar
 from litestar.datastructures import State
@@ -27,6 +28,8 @@ from server.escalation.controller import EscalationController
 from server.escalation.notifier import UnitNotifier
 from server.explorer import explorer_router, swagger_plugin
 from server.health import HealthController, MetricsController, PingController, ReadinessController
+from server.leases import JobLease, new_holder
+from server.logs import configure_logging
 from server.loop import service as loop
 from server.loop.controller import OutcomeFeedController, WebhookController
 from server.metrics import Metrics
@@ -139,6 +142,7 @@ def create_app(
     notifier = ScopeNotifier()
     store.on_scope_change(notifier.listener)
     unit_notifier = UnitNotifier()
+    store.on_escalation(unit_notifier.steps_listener)
     activity_notifier = UnitNotifier()
     store.on_audit(activity_notifier.listener)
     metrics = Metrics()
@@ -158,26 +162,46 @@ def create_app(
         return passwords
 
     tasks: list[asyncio.Task[None]] = []
+    # Each background job runs in one process at a time, whichever holds its lease
+    # (server/leases.py); this app is one holder.
+    holder = new_holder()
+    leases = {
+        name: JobLease(the_store, name, holder, interval)
+        for name, interval in (
+            ("maintenance", settings.maintenance_interval_seconds),
+            ("escalation", settings.escalation_interval_seconds),
+            ("webhooks", settings.webhook_interval_seconds),
+        )
+    }
 
     def _start() -> None:
         if settings.maintenance_interval_seconds > 0:
             tasks.append(
                 asyncio.get_running_loop().create_task(
-                    maintenance.run_forever(the_store, settings, uploads.sweep)
+                    maintenance.run_forever(
+                        the_store, settings, uploads.sweep, leases["maintenance"]
+                    )
                 )
             )
         if settings.escalation_interval_seconds > 0:
             tasks.append(
                 asyncio.get_running_loop().create_task(
-                    escalation.run_forever(the_store, settings, unit_notifier)
+                    escalation.run_forever(the_store, settings, unit_notifier, leases["escalation"])
                 )
             )
         if settings.webhook_url and settings.webhook_interval_seconds > 0:
-            tasks.append(asyncio.get_running_loop().create_task(loop.run_forever(webhook_sender)))
+            tasks.append(
+                asyncio.get_running_loop().create_task(
+                    loop.run_forever(webhook_sender, leases["webhooks"])
+                )
+            )
 
     async def _close() -> None:
         for task in tasks:
             task.cancel()
+        # Given up, not left to expire, so that another process takes over at once.
+        for lease in leases.values():
+            await anyio.to_thread.run_sync(lease.release)
         if owns_store:
             the_store.close()
 
@@ -209,6 +233,7 @@ def create_app(
                 "webhook_sender": webhook_sender,
                 "uploads": uploads,
                 "metrics": metrics,
+                "leases": leases,
                 "webapps": {name: StaticApp(app_dir(settings.web_dir, name)) for name in APPS},
             }
         ),
@@ -224,3 +249,13 @@ def create_app(
     app.asgi_handler = RequestContextMiddleware(app.asgi_handler, metrics)
     add_problem_responses(app)
     return app
+
+
+def create_worker_app() -> Litestar:
+    """One worker of `beatsync serve --workers N`: a process of its own, so it sets up its
+    own logging and opens its own store from the environment (BEATSYNC_DATABASE and the
+    rest, as `serve` left them). Background jobs run in one worker at a time (leases);
+    event streams hear the other workers' commits (server/store/peer_commits.py)."""
+    settings = load_settings()
+    configure_logging(json=settings.log_json, level=settings.log_level)
+    return create_app(settings)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sqlite3
 import sys
 from collections.abc import Sequence
@@ -42,6 +43,13 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
     serve.add_argument("--port", type=int, default=8000, help="port to listen on")
     serve.add_argument("--db", help="SQLite file (default: $BEATSYNC_DATABASE)")
+    serve.add_argument(
+        "--workers",
+        type=_workers,
+        default=1,
+        metavar="N",
+        help="serve from N processes sharing the port and the database (default 1)",
+    )
     serve.add_argument(
         "--feed-interval", type=float, default=10.0, help="demo: seconds between warning deliveries"
     )
@@ -193,10 +201,20 @@ def _serve(args: argparse.Namespace) -> int:
             DEMO_PLATFORM_SECRET,
             app_built=app_built,
         )
-    app = create_app(settings, store=store, passwords=passwords)
+    served: object
+    if args.workers > 1:
+        # Each worker opens the database itself (server.app.create_worker_app), from the
+        # environment it inherits; this process only supervises them and feeds the demo.
+        store.close()
+        os.environ["BEATSYNC_DATABASE"] = settings.database_path
+        served = "server.app:create_worker_app"
+    else:
+        served = create_app(settings, store=store, passwords=passwords)
     try:
         uvicorn.run(
-            app,
+            served,  # an app, or its factory's import path
+            factory=args.workers > 1,
+            workers=args.workers if args.workers > 1 else None,
             host=args.host,
             port=args.port,
             log_config=None,
@@ -212,8 +230,16 @@ def _serve(args: argparse.Namespace) -> int:
     finally:
         if feed is not None:
             feed.stop.set()
-        store.close()
+        if args.workers == 1:
+            store.close()
     return 0
+
+
+def _workers(text: str) -> int:
+    number = int(text)
+    if not 1 <= number <= 64:
+        raise argparse.ArgumentTypeError("workers: 1 to 64 processes")
+    return number
 
 
 def _print_demo_banner(

@@ -53,6 +53,7 @@ class ErrorCode(StrEnum):
     # 503
     APP_NOT_BUILT = "app_not_built"
     NOT_READY = "not_ready"
+    STORE_UNAVAILABLE = "store_unavailable"
     # photo uploads (tus 1.0.0, server/uploads)
     PHOTO_TOO_LARGE = "photo_too_large"
     UNSUPPORTED_IMAGE_TYPE = "unsupported_image_type"
@@ -108,6 +109,7 @@ ERROR_TABLE: dict[ErrorCode, tuple[int, str]] = {
     ErrorCode.INTERNAL_ERROR: (500, "Internal error; it has been logged"),
     ErrorCode.APP_NOT_BUILT: (503, "The officers' app is not built on this server"),
     ErrorCode.NOT_READY: (503, "This server is not ready to take traffic"),
+    ErrorCode.STORE_UNAVAILABLE: (503, "The database is unavailable for a moment; retry"),
     ErrorCode.PHOTO_TOO_LARGE: (413, "The photo is larger than this server takes"),
     ErrorCode.UNSUPPORTED_IMAGE_TYPE: (415, "Not a JPEG, PNG, HEIC/HEIF or WebP image"),
     ErrorCode.TUS_VERSION_UNSUPPORTED: (412, "Send Tus-Resumable: 1.0.0"),

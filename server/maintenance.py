@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from datetime import timedelta
+from functools import partial
 
 import anyio
 
+from server.leases import JobLease
 from server.logs import get_logger
 from server.settings import Settings
 from server.store.interface import Store
@@ -30,11 +32,19 @@ def run_once(
 
 
 async def run_forever(
-    store: Store, settings: Settings, sweep_photos: Callable[[], object] | None = None
+    store: Store,
+    settings: Settings,
+    sweep_photos: Callable[[], object] | None = None,
+    lease: JobLease | None = None,
 ) -> None:
+    """A pass every interval; with a lease, only while this process holds it."""
+    one_pass = partial(run_once, store, settings, sweep_photos)
     while True:
         try:
-            await anyio.to_thread.run_sync(run_once, store, settings, sweep_photos)
+            if lease is None:
+                await anyio.to_thread.run_sync(one_pass)
+            else:
+                await anyio.to_thread.run_sync(lease.run_pass, one_pass)
         except Exception:
             log.exception("maintenance_failed")
         await asyncio.sleep(settings.maintenance_interval_seconds)

@@ -17,6 +17,7 @@ from litestar.exceptions import (
 
 from server.errors import BeatsyncError, ErrorCode, FieldError, Problem, problem
 from server.logs import get_logger
+from server.store.errors import RETRY_AFTER_S, is_unavailable
 
 log = get_logger("beatsync.http")
 PROBLEM_MEDIA_TYPE = "application/problem+json"
@@ -103,6 +104,11 @@ def to_problem(exc: Exception) -> tuple[Problem, dict[str, str]]:
         code = _STATUS_CODES.get(exc.status_code, ErrorCode.MALFORMED_BODY)
         headers = dict(exc.headers or {})
         return problem(code, str(exc.detail)), headers
+    if is_unavailable(exc):
+        # Locked past the busy timeout, restarting, unreachable: the request did nothing
+        # (a transaction is all or nothing), so the phone's retry is safe, and expected.
+        log.warning("store_unavailable", error_type=type(exc).__name__, detail=str(exc))
+        return problem(ErrorCode.STORE_UNAVAILABLE), {"Retry-After": str(RETRY_AFTER_S)}
     log.exception("unhandled_error", error_type=type(exc).__name__)
     return problem(ErrorCode.INTERNAL_ERROR), {}
 

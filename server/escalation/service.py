@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
+from functools import partial
 from typing import Any
 
 import anyio
@@ -20,6 +21,7 @@ from server.auth.principal import Principal
 from server.clock import parse_iso
 from server.escalation.notifier import LEVEL_COLUMN, Key, UnitNotifier
 from server.escalation.schemas import EscalationOut, EscalationPage
+from server.leases import JobLease
 from server.logs import get_logger
 from server.settings import Settings
 from server.store.interface import Store
@@ -58,10 +60,17 @@ def run_once(store: Store, settings: Settings, notifier: UnitNotifier | None) ->
     return len(steps)
 
 
-async def run_forever(store: Store, settings: Settings, notifier: UnitNotifier) -> None:
+async def run_forever(
+    store: Store, settings: Settings, notifier: UnitNotifier, lease: JobLease | None = None
+) -> None:
+    """A pass every interval; with a lease, only while this process holds it."""
+    one_pass = partial(run_once, store, settings, notifier)
     while True:
         try:
-            await anyio.to_thread.run_sync(run_once, store, settings, notifier)
+            if lease is None:
+                await anyio.to_thread.run_sync(one_pass)
+            else:
+                await anyio.to_thread.run_sync(lease.run_pass, one_pass)
         except Exception:
             log.exception("escalation_failed")
         await asyncio.sleep(settings.escalation_interval_seconds)

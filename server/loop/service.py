@@ -28,6 +28,7 @@ import msgspec
 
 from server.clock import iso, parse_iso
 from server.errors import InputError
+from server.leases import JobLease
 from server.logs import get_logger
 from server.loop.schemas import OutcomeItem, OutcomePage, WebhookStatus
 from server.metrics import Metrics
@@ -175,10 +176,14 @@ class WebhookSender:
         return f"HTTP {response.status_code}"
 
 
-async def run_forever(sender: WebhookSender) -> None:
+async def run_forever(sender: WebhookSender, lease: JobLease | None = None) -> None:
+    """A pass every interval; with a lease, only while this process holds it."""
     while True:
         try:
-            await anyio.to_thread.run_sync(sender.deliver_once)
+            if lease is None:
+                await anyio.to_thread.run_sync(sender.deliver_once)
+            else:
+                await anyio.to_thread.run_sync(lease.run_pass, sender.deliver_once)
         except Exception:
             log.exception("webhook_pass_failed")
         await asyncio.sleep(sender.settings.webhook_interval_seconds)

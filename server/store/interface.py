@@ -16,7 +16,7 @@ stale, ValueError for a programming error (an unknown column); reads return None
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date, datetime, timedelta
 from typing import Any, Protocol, _ProtocolMeta, runtime_checkable
 
@@ -211,6 +211,15 @@ class SyncStore(Protocol):
         audit id) after each commit that appended to the audit log."""
         ...
 
+    def on_escalation(self, listener: Callable[[Mapping[UnitKey, int]], None]) -> None:
+        """listener({(level, unit id): newest step id}) within a second of escalation steps
+        recorded by any process on this database.
+
+        on_scope_change and on_audit listeners hear other processes' commits within the
+        same second (server/store/peer_commits.py), and may hear their own process's twice.
+        """
+        ...
+
     def apply_push(
         self, ctx: PushContext, mutations: Sequence[RecordVisit | SetField]
     ) -> tuple[list[MutationResult], str]:
@@ -396,7 +405,27 @@ class UploadStore(Protocol):
         expires_at: datetime,
         media_type: str | None,
     ) -> bool:
-        """Compare and set the offset of an open upload; False when it moved meanwhile."""
+        """Compare and set the offset of an open upload; False when it moved meanwhile.
+        The lock's holder, if any, becomes the upload's `written_by`."""
+        ...
+
+    # An upload's lock keeps two requests of any processes or nodes from writing it at
+    # once: a lease, held by `holder` until the store's clock reads its end. Times are the
+    # store's clock's.
+    def lock_upload(self, upload_id: str, holder: str, ttl: timedelta) -> UploadRecord | None:
+        """Lock an upload that is not complete for `holder` until now + ttl, when nobody
+        holds it or its holder's lease has passed: the upload as it stands then (its
+        lock_holder, lock_until and written_by included). None when another holder's lease
+        runs still, or there is no such upload. One atomic step: of two callers, one wins."""
+        ...
+
+    def renew_upload_lock(self, upload_id: str, holder: str, ttl: timedelta) -> bool:
+        """Extend `holder`'s lock to now + ttl if nobody took it meanwhile (its lease may
+        have passed); False when another holder took it or the upload is gone."""
+        ...
+
+    def unlock_upload(self, upload_id: str, holder: str) -> None:
+        """Free the lock if `holder` holds it; nothing otherwise."""
         ...
 
     def fail_upload(self, upload_id: str) -> None: ...
@@ -405,7 +434,11 @@ class UploadStore(Protocol):
         """Keep the photo (once per sha256, audited), its sender, the upload as complete."""
         ...
 
-    def expired_uploads(self, now: datetime, limit: int = 500) -> list[UploadRecord]: ...
+    def expired_uploads(self, now: datetime, limit: int = 500) -> list[UploadRecord]:
+        """Open or failed uploads past their expiry at `now`, oldest first, but for those
+        a lock holds at `now`."""
+        ...
+
     def delete_uploads(self, upload_ids: Sequence[str]) -> int: ...
     def get_photo(self, sha256: str) -> PhotoRecord | None: ...
     def photo_visible_to(self, sha256: str, scope: Jurisdiction) -> bool: ...
@@ -416,7 +449,25 @@ class UploadStore(Protocol):
 
     def unclaimed_photos(self, received_before: datetime, limit: int = 500) -> list[str]: ...
     def remove_unclaimed_photo(self, sha256: str, received_before: datetime) -> bool:
-        """Forget the photo unless a visit log claims it (checked in the same transaction)."""
+        """Forget the photo unless a visit log claims it or an upload of it is locked
+        (checked in the same transaction)."""
+        ...
+
+
+class LeaseStore(Protocol):
+    """Leases on the background jobs, so that each runs in one process at a time however
+    many processes or nodes share the store (sqlite_leases.py, server/leases.py). Times
+    are the store's clock's."""
+
+    def take_lease(self, name: str, holder: str, ttl: timedelta) -> bool:
+        """Hold lease `name` until now + ttl when it is free, expired, or held by `holder`
+        already (which renews it); true when `holder` holds it now, false when another
+        holder's lease has not expired. One atomic step: of two callers at once, one wins."""
+        ...
+
+    def release_lease(self, name: str, holder: str) -> None:
+        """Free lease `name` if `holder` holds it (nothing otherwise), so that another
+        holder may take it at once."""
         ...
 
 
@@ -449,6 +500,7 @@ class Store(
     SyncStore,
     SupervisionStore,
     UploadStore,
+    LeaseStore,
     Protocol,
     metaclass=_CheckedOncePerClass,
 ):

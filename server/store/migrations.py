@@ -688,3 +688,32 @@ def m016_initial_password(db: Database) -> None:
     """A password an administrator set is an initial one: it opens nothing but the change
     to a password of the user's own. Passwords set before stay as they were."""
     db.execute("ALTER TABLE users ADD COLUMN must_change_password INTEGER NOT NULL DEFAULT 0")
+
+
+@migrations(name="m017_leases")
+def m017_leases(db: Database) -> None:
+    """Leases on the background jobs (server/leases.py): which process runs each one now,
+    and until when (UTC ISO text, as every time in the store)."""
+    db.execute(
+        "CREATE TABLE leases (name TEXT PRIMARY KEY, holder TEXT NOT NULL,"
+        " expires_at TEXT NOT NULL)"
+    )
+
+
+@migrations(name="m018_upload_locks")
+def m018_upload_locks(db: Database) -> None:
+    """An upload's lock in the database, so that processes and nodes sharing the store keep
+    two requests from writing one upload at once (server/uploads/service.py): who holds it
+    and until when (a lease: NULL, or a time passed, is free), and which holder's step
+    moved the offset last (NULL: none since this column), against which a process checks
+    the running hash it cached. The partial index serves the photo sweep's question (is
+    an upload of this photo locked now?) and holds only the few uploads locked."""
+    _run(
+        db,
+        """
+        ALTER TABLE uploads ADD COLUMN lock_holder TEXT;
+        ALTER TABLE uploads ADD COLUMN lock_until TEXT;
+        ALTER TABLE uploads ADD COLUMN written_by TEXT;
+        CREATE INDEX uploads_locked ON uploads(sha256) WHERE lock_until IS NOT NULL
+        """,
+    )

@@ -7,8 +7,13 @@ from server.clock import Clock
 from server.store.interface import Store
 
 
-def open_store(path: str, clock: Clock) -> Store:
-    """Open (creating and migrating as needed) the store at path: SQLite, the default."""
+def open_store(path: str, clock: Clock, *, migrate: bool = True) -> Store:
+    """Open the store at path (SQLite, the default), creating it if new.
+
+    migrate=False is for serving: an existing database with pending migrations raises
+    server.store.errors.PendingMigrations instead of being migrated under the feet of
+    other nodes still running the older release. An unreachable one raises StoreUnavailable.
+    """
     from server.store.sqlite import SQLiteStore
 
-    return SQLiteStore(path, clock)
+    return SQLiteStore(path, clock, migrate=migrate)

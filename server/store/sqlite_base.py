@@ -22,6 +22,8 @@ from sqlite_utils import Database
 from server.clock import Clock, iso
 from server.store import migrations
 from server.store.checkpoint import BACKSTOP_PAGES, wal_checkpointer
+from server.store.errors import PendingMigrations, StoreUnavailable, register_unavailable
+from server.store.peer_commits import PeerCommitWatcher
 from server.store.records import Actor, AuditEntry, AuditVerdict, UnitKey
 
 T = TypeVar("T")
@@ -63,11 +65,26 @@ def audit_hash(prev_hash: str, body: Mapping[str, Any]) -> str:
     return hashlib.sha256(prev_hash.encode() + _encode(body)).hexdigest()
 
 
+# SQLite's answers that mean the file, not the statement: another process holding the lock
+# past the busy timeout, a missing or unwritable folder, a failing disk.
+_UNAVAILABLE = ("database is locked", "unable to open database file", "disk I/O error")
+
+
+def _sqlite_unavailable(exc: BaseException) -> bool:
+    return isinstance(exc, sqlite3.OperationalError) and str(exc).startswith(_UNAVAILABLE)
+
+
+register_unavailable(_sqlite_unavailable)
+
+
 class SQLiteBase:
-    def __init__(self, path: str | Path, clock: Clock) -> None:
+    def __init__(self, path: str | Path, clock: Clock, *, migrate: bool = True) -> None:
         self.path = str(path)
         self.clock = clock
-        self._writer = connect(self.path)
+        try:
+            self._writer = connect(self.path)
+        except sqlite3.OperationalError as exc:
+            raise StoreUnavailable(f"cannot open the database at {self.path}: {exc}") from exc
         self._writer.execute(f"PRAGMA wal_autocheckpoint = {BACKSTOP_PAGES}")
         # Pushes write visit logs, audit entries and their indexes; a larger page cache
         # keeps those pages in memory between transactions.
@@ -81,6 +98,11 @@ class SQLiteBase:
         self._touched: set[int] = set()
         self._audit_listeners: list[Callable[[frozenset[UnitKey], int], None]] = []
         self._audited: dict[UnitKey, int] = {}
+        self._escalation_listeners: list[Callable[[Mapping[UnitKey, int]], None]] = []
+        self._watcher: PeerCommitWatcher | None = None
+        self._watch_marks: tuple[int, int, int] = (0, 0, 0)
+        if not migrate:
+            self._refuse_pending()
         self.migrations_applied_now = self._migrate()
 
     # -- connections -------------------------------------------------------------------
@@ -151,14 +173,88 @@ class SQLiteBase:
         Runs on the writing thread, after the commit: a listener must only hand off.
         """
         self._listeners.append(listener)
+        self._watch_peers()
 
     def on_audit(self, listener: Callable[[frozenset[UnitKey], int], None]) -> None:
         """Call listener(units, newest audit id) after each commit that appended to the
         audit log; units are the (level, unit id) of every city, county and station the
         new entries belong to. Same thread rule as on_scope_change."""
         self._audit_listeners.append(listener)
+        self._watch_peers()
+
+    def on_escalation(self, listener: Callable[[Mapping[UnitKey, int]], None]) -> None:
+        """Call listener({(level, unit id): newest step id}) when escalation steps are
+        recorded, by this process or another on the same database, within a second."""
+        self._escalation_listeners.append(listener)
+        self._watch_peers()
+
+    # -- other processes' commits ---------------------------------------------------------
+
+    def _watch_peers(self) -> None:
+        """Start telling the listeners of other processes' commits (peer_commits.py), from
+        the logs' current ends: what came before is what a reconnecting stream reads."""
+        if self._watcher is not None:
+            return
+        self._watch_marks = self._log_ends()
+        self._watcher = PeerCommitWatcher(self._poll_peer_commits)
+        self._watcher.start()
+
+    def _log_ends(self) -> tuple[int, int, int]:
+        row = self._one(
+            "SELECT (SELECT coalesce(max(id), 0) FROM scope_changes) AS changes,"
+            " (SELECT coalesce(max(id), 0) FROM audit_log) AS audit,"
+            " (SELECT coalesce(max(id), 0) FROM escalations) AS escalations"
+        )
+        assert row is not None  # noqa: S101 -- a SELECT of scalars has a row
+        return int(row["changes"]), int(row["audit"]), int(row["escalations"])
+
+    def _poll_peer_commits(self) -> None:
+        """Tell the listeners what was committed since the last poll, by anyone. Ids only
+        grow in commit order (one writer at a time), so reading past the last one told
+        misses nothing."""
+        changes, audit, steps = self._watch_marks
+        new_changes, new_audit, new_steps = self._log_ends()
+        if new_changes > changes:
+            # Each officer with the seq of their own newest change, not the head: a stream
+            # told a newer seq than its officer's changes would wake for nothing.
+            by_seq: dict[int, set[int]] = {}
+            for r in self._query(
+                "SELECT officer_id, max(seq) AS seq FROM scope_changes"
+                " WHERE id > ? AND id <= ? GROUP BY officer_id",
+                (changes, new_changes),
+            ):
+                by_seq.setdefault(int(r["seq"]), set()).add(int(r["officer_id"]))
+            for seq, officers in sorted(by_seq.items()):
+                for listener in self._listeners:
+                    listener(frozenset(officers), seq)
+        if new_audit > audit:
+            units = _units_of(
+                self._query(
+                    "SELECT DISTINCT city_id, county_id, station_id FROM audit_log"
+                    " WHERE id > ? AND id <= ?",
+                    (audit, new_audit),
+                )
+            )
+            for audit_listener in self._audit_listeners:
+                audit_listener(units, new_audit)
+        if new_steps > steps:
+            newest: dict[UnitKey, int] = {}
+            for r in self._query(
+                "SELECT id, level, city_id, county_id, station_id FROM escalations"
+                " WHERE id > ? AND id <= ?",
+                (steps, new_steps),
+            ):
+                unit = r[f"{r['level']}_id"]
+                if unit:
+                    key = (r["level"], str(unit))
+                    newest[key] = max(newest.get(key, 0), int(r["id"]))
+            for escalation_listener in self._escalation_listeners:
+                escalation_listener(newest)
+        self._watch_marks = (new_changes, new_audit, new_steps)
 
     def close(self) -> None:
+        if self._watcher is not None:
+            self._watcher.close()
         self._checkpointer.close()
         with self._readers_lock:
             for conn in self._all_readers:
@@ -176,6 +272,15 @@ class SQLiteBase:
                 return migrations.apply(Database(conn))
             finally:
                 conn.close()
+
+    def _refuse_pending(self) -> None:
+        """Raise PendingMigrations if an existing database is behind this code. A new one
+        (nothing applied yet) is created here: no older release can be serving from it."""
+        applied = self.applied_migrations()
+        pending = [name for name in migrations.known() if name not in applied]
+        if applied and pending:
+            self._writer.close()
+            raise PendingMigrations(self.path, pending)
 
     def applied_migrations(self) -> list[str]:
         conn = sqlite3.connect(self.path, isolation_level=None, timeout=10)
@@ -401,3 +506,12 @@ def _audit_row(row: Mapping[str, Any]) -> dict[str, Any]:
         if out[key] is not None:
             out[key] = _decode_obj(out[key])
     return out
+
+
+def _units_of(rows: Sequence[Mapping[str, Any]]) -> frozenset[UnitKey]:
+    return frozenset(
+        (level, str(r[f"{level}_id"]))
+        for r in rows
+        for level in ("city", "county", "station")
+        if r[f"{level}_id"]
+    )

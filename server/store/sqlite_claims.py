@@ -26,8 +26,8 @@ _photos = msgspec.json.Decoder(list[str])
 
 
 class SQLiteClaims(SQLiteBase):
-    def __init__(self, path: str | Path, clock: Clock) -> None:
-        super().__init__(path, clock)
+    def __init__(self, path: str | Path, clock: Clock, *, migrate: bool = True) -> None:
+        super().__init__(path, clock, migrate=migrate)
         self._claimer = BackgroundTask("photo-claims", self.catch_up_claims, PAUSE_S)
 
     def close(self) -> None:

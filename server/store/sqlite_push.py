@@ -627,7 +627,6 @@ class PushBatch:
         # A push changes no assignment: the scope refresh takes what this push holds.
         self.store._refresh_scopes(conn, refresh, known=known)
 
-
     def _push_audit(self) -> list[AuditItem]:
         """The push's visits on the chain: one entry per unit their tasks belong to (almost
         always one), so that each unit's supervisors see the visits in their jurisdiction

@@ -50,8 +50,8 @@ _json_list = msgspec.json.Decoder(list[Any])
 class SQLiteSync(SQLiteScope, SQLiteClaims):
     # -- push --------------------------------------------------------------------------
 
-    def __init__(self, path: str | Path, clock: Clock) -> None:
-        super().__init__(path, clock)
+    def __init__(self, path: str | Path, clock: Clock, *, migrate: bool = True) -> None:
+        super().__init__(path, clock, migrate=migrate)
         self._pushes: GroupCommit[_Push, _Pushed] = GroupCommit(self._apply_pushes)
 
     def apply_push(

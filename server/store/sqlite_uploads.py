@@ -9,7 +9,7 @@ that reads claims catches them up first.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from server.clock import iso
@@ -62,6 +62,33 @@ _UNCLAIMED = (
     "p.received_at <= ?"
     " AND NOT EXISTS (SELECT 1 FROM photo_claims c WHERE c.sha256 = p.sha256)"
     " AND NOT EXISTS (SELECT 1 FROM photo_owners o WHERE o.sha256 = p.sha256 AND o.at > ?)"
+)
+
+
+# An upload's lock (server/uploads/service.py), taken in one statement: the check (free,
+# or its lease past) and the take are one atomic step on any database, no read-then-write
+# two processes could interleave. A conditional UPDATE ... RETURNING that SQLite (3.35+)
+# and PostgreSQL both run as written: the row comes back only when the WHERE let the
+# update through, that is when `holder` holds the lock now. A complete upload is never
+# locked: nothing writes to it again.
+LOCK_UPLOAD_SQL = (
+    "UPDATE uploads SET lock_holder = ?, lock_until = ?"
+    " WHERE id = ? AND state != 'complete' AND (lock_until IS NULL OR lock_until <= ?)"
+    " RETURNING *"
+)
+# A renewal holds on only while nobody else took the lock: its lease may have passed
+# meanwhile, but if no other holder came, nothing else wrote to the upload either.
+RENEW_UPLOAD_LOCK_SQL = (
+    "UPDATE uploads SET lock_until = ? WHERE id = ? AND lock_holder = ? RETURNING id"
+)
+UNLOCK_UPLOAD_SQL = (
+    "UPDATE uploads SET lock_holder = NULL, lock_until = NULL WHERE id = ? AND lock_holder = ?"
+)
+# No upload of the photo is locked now: a request is completing one, and may be storing
+# the bytes of this photo again this moment (see remove_unclaimed_photo).
+_NOT_LOCKED = (
+    "NOT EXISTS (SELECT 1 FROM uploads u WHERE u.sha256 = p.sha256"
+    " AND u.lock_until IS NOT NULL AND u.lock_until > ?)"
 )
 
 
@@ -128,15 +155,41 @@ class SQLiteUploads(SQLiteClaims):
         expires_at: datetime,
         media_type: str | None,
     ) -> bool:
-        """Move an open upload's offset if it still stands at `from_offset` (False if not)."""
+        """Move an open upload's offset if it still stands at `from_offset` (False if not);
+        the lock's holder, if any, is recorded as the upload's last writer."""
         with self.transaction() as conn:
             cursor = conn.execute(
                 "UPDATE uploads SET received = ?, expires_at = ?, updated_at = ?,"
-                " media_type = coalesce(?, media_type)"
+                " media_type = coalesce(?, media_type), written_by = lock_holder"
                 " WHERE id = ? AND received = ? AND state = 'open'",
                 (to_offset, iso(expires_at), self._now(), media_type, upload_id, from_offset),
             )
             return cursor.rowcount == 1
+
+    def lock_upload(self, upload_id: str, holder: str, ttl: timedelta) -> UploadRecord | None:
+        """Lock the unfinished upload for `holder` until now + ttl, if nobody holds it or
+        its holder's lease has passed; the upload as it stands then, or None."""
+        now = self.clock.now()
+        with self.transaction() as conn:
+            row = conn.execute(
+                LOCK_UPLOAD_SQL, (holder, iso(now + ttl), upload_id, iso(now))
+            ).fetchone()
+        return None if row is None else to_record(row, UploadRecord)
+
+    def renew_upload_lock(self, upload_id: str, holder: str, ttl: timedelta) -> bool:
+        """Hold the lock on until now + ttl, if `holder` holds it still; False if another
+        holder took it (after its lease passed) or the upload is gone."""
+        now = self.clock.now()
+        with self.transaction() as conn:
+            row = conn.execute(
+                RENEW_UPLOAD_LOCK_SQL, (iso(now + ttl), upload_id, holder)
+            ).fetchone()
+        return row is not None
+
+    def unlock_upload(self, upload_id: str, holder: str) -> None:
+        """Free the lock if `holder` holds it (nothing otherwise)."""
+        with self.transaction() as conn:
+            conn.execute(UNLOCK_UPLOAD_SQL, (upload_id, holder))
 
     def fail_upload(self, upload_id: str) -> None:
         with self.transaction() as conn:
@@ -210,11 +263,13 @@ class SQLiteUploads(SQLiteClaims):
         )
 
     def expired_uploads(self, now: datetime, limit: int = 500) -> list[UploadRecord]:
-        """Unfinished or failed uploads past their expiry, oldest first."""
+        """Unfinished or failed uploads past their expiry that no lock holds at `now`,
+        oldest first."""
         rows = self._query(
             "SELECT * FROM uploads WHERE state IN ('open', 'failed') AND expires_at <= ?"
+            " AND (lock_until IS NULL OR lock_until <= ?)"
             " ORDER BY expires_at LIMIT ?",
-            (iso(now), limit),
+            (iso(now), iso(now), limit),
         )
         return [to_record(r, UploadRecord) for r in rows]
 
@@ -282,13 +337,14 @@ class SQLiteUploads(SQLiteClaims):
         return [r["sha256"] for r in rows]
 
     def remove_unclaimed_photo(self, sha256: str, received_before: datetime) -> bool:
-        """Forget a photo if, within this transaction, no visit log claims it and it is
-        still old enough; audits photo.remove. False when it must stay."""
+        """Forget a photo if, within this transaction, no visit log claims it, it is still
+        old enough, and no upload of it is locked (a request of any process may be storing
+        its bytes again); audits photo.remove. False when it must stay."""
         with self.transaction() as conn:
             self._catch_up_claims_in(conn)
             row = conn.execute(
-                f"SELECT * FROM photos p WHERE sha256 = ? AND {_UNCLAIMED}",  # noqa: S608
-                (sha256, iso(received_before), iso(received_before)),
+                f"SELECT * FROM photos p WHERE sha256 = ? AND {_UNCLAIMED} AND {_NOT_LOCKED}",  # noqa: S608
+                (sha256, iso(received_before), iso(received_before), self._now()),
             ).fetchone()
             if row is None:
                 return False

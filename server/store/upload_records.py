@@ -32,6 +32,12 @@ class UploadRecord(msgspec.Struct, kw_only=True):
     city_id: str | None
     county_id: str | None
     station_id: str | None
+    # The lock that keeps two requests (of any process or node) from writing the upload at
+    # once: its holder and the end of its lease; None, or a time passed, is free.
+    lock_holder: str | None = None
+    lock_until: datetime | None = None
+    # The holder whose step moved the offset last (None: no locked step has yet).
+    written_by: str | None = None
 
 
 class PhotoRecord(msgspec.Struct, kw_only=True):

@@ -9,10 +9,13 @@ restarts. The format is judged on the first twelve bytes, before more is written
 the last byte is in, the whole photo must hash to the declared sha256, or nothing of it
 is kept. A stored photo is named by that sha256 and never changed.
 
-State lives in the store and the storage, never only in memory: a restarted server
-reads an upload's offset from its record and the bytes held, and rebuilds the running
-hash from those bytes. The in-memory parts (a busy flag per upload, the running hashes)
-are caches of one process.
+State lives in the store and the storage, never only in memory: a restarted server, or
+another process or node sharing the store and the photo folder, reads an upload's offset
+from its record and the bytes held, and rebuilds the running hash from those bytes. Two
+requests never write one upload at once, whichever processes they reach: each takes the
+upload's lock in the store first (a lease, see LOCK_LEASE). The running hashes kept in
+memory are a cache of one process, trusted only while no other request has written the
+upload since (the record's `written_by`).
 
 The event loop only receives: writing, hashing, the records and keeping a photo run on
 two upload threads of the service's own, a batch behind the bytes arriving, and each
@@ -27,10 +30,13 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import hashlib
+import itertools
+import os
 import secrets
+import socket
 import threading
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from functools import partial
@@ -40,6 +46,7 @@ import anyio
 import msgspec
 
 from server.auth.principal import Principal
+from server.clock import Clock
 from server.errors import BeatsyncError, ConflictError, ErrorCode, InputError, NotFound
 from server.logs import get_logger
 from server.metrics import Metrics
@@ -61,6 +68,26 @@ UPLOAD_THREADS = 2
 # hand-over costs little beside the writing and hashing, small enough that ten uploads
 # at once hold a few MB (a step holds two batches at most).
 BATCH_BYTES = 1024 * 1024
+# An upload's lock lives in the store, so that requests reaching any process or node that
+# shares it exclude each other, and it is a lease, so that the uploads of a process that
+# dies mid-request (kill -9, a lost node) come free by themselves.
+#
+# How long: one step (a PATCH) carries up to photo_max_bytes (20 MiB by default: most tus
+# clients send all that is left in one step; the officers' app sends 256 KiB), and no
+# timeout bounds how long its body takes: on a weak signal a phone sends a few KB/s, so
+# even one 256 KiB chunk may take a minute, and a 20 MiB step an hour. No lease fits both
+# that and a prompt takeover after a crash. So the lease bounds the gap between two
+# pieces of a body instead, and is renewed while they arrive, once a third of it is spent
+# (one write every 20 s at most, while bytes come): a minute is far more than a live
+# connection goes without a byte, and a dead holder's upload is free again within a
+# minute, while the phone keeps retrying (the app's tus retries, then its next sync). The
+# last phase of a step (write its rest and move the record; after the last byte also sync
+# the photo, read its headers and keep it: a second or two for 20 MiB) begins with two
+# thirds of a lease left at least. A request that hears nothing for a whole lease may
+# find its lock taken by the phone's next try (its connection died without a word): it
+# then gives its step up, leaving the part to the new holder, and answers 423.
+LOCK_LEASE = timedelta(seconds=60)
+LOCK_RENEW_AFTER = LOCK_LEASE / 3
 
 
 class ClientGone(Exception):
@@ -80,6 +107,47 @@ def _problem(code: ErrorCode, detail: str, upload: UploadRecord | None = None) -
     if upload is not None:
         headers["Upload-Offset"] = str(upload.received)
     return BeatsyncError(detail, code=code, headers=headers)
+
+
+def _locked_problem(detail: str = "another request is writing to it") -> BeatsyncError:
+    return _problem(ErrorCode.UPLOAD_LOCKED, detail)
+
+
+class _Lock:
+    """A request's hold on an upload's lock (LOCK_LEASE): renewed while the request works
+    on the upload, freed when it ends."""
+
+    def __init__(
+        self,
+        upload: UploadRecord,
+        holder: str,
+        clock: Clock,
+        taken_at: datetime,
+        renew: Callable[[], Awaitable[bool]],
+    ) -> None:
+        self.upload = upload  # as it stood when the lock was taken
+        self.holder = holder
+        self._clock = clock
+        self._renew = renew
+        self._renewed_at = taken_at
+        self._lost = False
+
+    def sure(self) -> bool:
+        """Whether the lock is this request's for certain now: its lease runs still, as
+        renewed last (it may be this request's after that too, but another may have it)."""
+        return not self._lost and self._clock.now() < self._renewed_at + LOCK_LEASE
+
+    async def keep(self) -> None:
+        """Renew the lease once a third of it is spent; 423 when another request took the
+        lock over meanwhile (this one went a whole lease without a byte)."""
+        now = self._clock.now()
+        if now < self._renewed_at + LOCK_RENEW_AFTER:
+            return
+        if not await self._renew():
+            self._lost = True
+            log.warning("upload_lock_lost", upload_id=self.upload.id, holder=self.holder)
+            raise _locked_problem("another request took the upload over")
+        self._renewed_at = now
 
 
 class _Sniffer:
@@ -123,6 +191,7 @@ class _Step:
         left: int,
         writer: PartWriter,
         start: Callable[[Callable[[], None]], asyncio.Future[None]],
+        keep: Callable[[], Awaitable[None]],
     ) -> None:
         self.running = running
         self.chunk_hash = chunk_hash
@@ -133,6 +202,7 @@ class _Step:
         self.received = 0
         self.gone = False
         self._start = start
+        self._keep = keep
         self._batch: list[bytes] = []
         self._batched = 0
         self._rest_hashed = False
@@ -142,6 +212,7 @@ class _Step:
         try:
             async for data in body:
                 if data:
+                    await self._keep()  # the upload's lock, renewed as the bytes arrive
                     self._judge(data)
                     self._batch.append(data)
                     self._batched += len(data)
@@ -231,10 +302,18 @@ class UploadService:
         self.settings = settings
         self.storage = storage
         self.metrics = metrics
-        self._busy: set[str] = set()
-        self._hashers: OrderedDict[str, tuple[int, Any]] = OrderedDict()
+        # This process's name on the locks it takes (host, pid, and a random part, so that
+        # a restarted process with a reused pid is another holder); each request adds a
+        # number of its own, so that two requests of one process exclude each other too.
+        self._process = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+        self._requests = itertools.count(1)
+        self._receiving = 0
+        # Running hashes of open uploads: (offset, hash, the holder whose step left it).
+        self._hashers: OrderedDict[str, tuple[int, Any, str | None]] = OrderedDict()
         # Storing a photo (promote, record) and removing one (forget, unlink) never
-        # interleave: a photo sent again while the sweep removes it must survive.
+        # interleave: a photo sent again while the sweep removes it must survive. Across
+        # processes the store sees to most of it: a photo is stored under its upload's
+        # lock, and never forgotten while an upload of it is locked.
         self._content = threading.Lock()
         # A few threads of their own do all the upload work: every thread that allocates
         # gets a malloc arena of its own, and ten uploads spread over anyio's forty workers
@@ -243,8 +322,9 @@ class UploadService:
 
     @property
     def receiving(self) -> int:
-        """Uploads whose bytes are arriving now (a PATCH in progress each)."""
-        return len(self._busy)
+        """Uploads whose bytes are arriving now through this process (a PATCH in progress
+        each)."""
+        return self._receiving
 
     @property
     def expiry(self) -> timedelta:
@@ -264,6 +344,31 @@ class UploadService:
         with anyio.CancelScope(shield=True):
             result = await future
         return result
+
+    # -- the lock ------------------------------------------------------------------------
+
+    def _holder(self) -> str:
+        return f"{self._process}:{next(self._requests)}"
+
+    async def _lock(self, upload_id: str) -> _Lock | None:
+        """Take the upload's lock for this request: None when another request (of this
+        process or another) holds it, or there is no unfinished upload by that id."""
+        holder = self._holder()
+        taken_at = self._now()
+        upload = await self._thread(self.store.lock_upload, upload_id, holder, LOCK_LEASE)
+        if upload is None:
+            return None
+
+        async def renew() -> bool:
+            return await self._thread(self.store.renew_upload_lock, upload_id, holder, LOCK_LEASE)
+
+        return _Lock(upload, holder, self.store.clock, taken_at, renew)
+
+    async def _unlock(self, lock: _Lock) -> None:
+        try:
+            await self._thread(self.store.unlock_upload, lock.upload.id, lock.holder)
+        except Exception:  # the lease ends it anyway; the request's own outcome stands
+            log.exception("upload_unlock_failed", upload_id=lock.upload.id)
 
     # -- creation ------------------------------------------------------------------------
 
@@ -358,6 +463,9 @@ class UploadService:
         upload = self.store.get_upload(upload_id)
         if upload is None or upload.user_id != principal.user_id:
             raise NotFound("no such upload", headers=base_headers())
+        return self._live(upload)
+
+    def _live(self, upload: UploadRecord) -> UploadRecord:
         if upload.state == UploadState.FAILED or (
             upload.state == UploadState.OPEN and upload.expires_at <= self._now()
         ):
@@ -368,11 +476,17 @@ class UploadService:
         """Where an upload stands. One whose last byte arrived before a crash cut its
         completion short is completed now."""
         upload = await self._own(principal, upload_id)
-        if upload.state == UploadState.COMPLETE or upload_id in self._busy:
+        if upload.state == UploadState.COMPLETE or (
+            upload.received < upload.length
+            and self.storage.part_size(upload.id) >= upload.received  # one open: usually so
+        ):
+            return UploadOutcome(upload=upload)  # nothing to mend: no lock needed
+        lock = await self._lock(upload_id)
+        if lock is None:  # another request is at it
             return UploadOutcome(upload=upload)
-        self._busy.add(upload_id)
+        self._receiving += 1
         try:
-            upload = await self._reconciled(upload)
+            upload = await self._reconciled(self._live(lock.upload))
             if upload.received == upload.length:
                 hasher = await self._hasher_at(upload, upload.received)
                 try:
@@ -383,7 +497,8 @@ class UploadService:
                 return outcome
             return UploadOutcome(upload=upload)
         finally:
-            self._busy.discard(upload_id)
+            self._receiving -= 1
+            await self._unlock(lock)
 
     async def _reconciled(self, upload: UploadRecord) -> UploadRecord:
         """Believe the bytes held over the record when they are fewer (the tail of a step
@@ -401,6 +516,7 @@ class UploadService:
             )
             self._hashers.pop(upload.id, None)
             upload.received = held
+            upload.written_by = upload.lock_holder  # as advance_upload records it
         return upload
 
     # -- the bytes -----------------------------------------------------------------------
@@ -419,11 +535,13 @@ class UploadService:
             if offset == upload.length and not content_length:
                 return UploadOutcome(upload=upload)
             raise _problem(ErrorCode.UPLOAD_OFFSET_MISMATCH, "the upload is complete", upload)
-        if upload_id in self._busy:
-            raise _problem(ErrorCode.UPLOAD_LOCKED, "another request is writing to it")
-        self._busy.add(upload_id)
+        lock = await self._lock(upload_id)
+        if lock is None:
+            raise _locked_problem()
+        self._receiving += 1
         try:
-            upload = await self._reconciled(upload)
+            # As it stands now: another process may have moved it since it was read.
+            upload = await self._reconciled(self._live(lock.upload))
             if offset != upload.received:
                 raise _problem(
                     ErrorCode.UPLOAD_OFFSET_MISMATCH,
@@ -435,9 +553,10 @@ class UploadService:
                 raise _problem(
                     ErrorCode.PHOTO_TOO_LARGE, f"{content_length} bytes sent, {left} left"
                 )
-            return await self._receive(principal, upload, offset, checksum, body)
+            return await self._receive(principal, upload, offset, checksum, body, lock)
         finally:
-            self._busy.discard(upload_id)
+            self._receiving -= 1
+            await self._unlock(lock)
 
     async def _receive(
         self,
@@ -446,6 +565,7 @@ class UploadService:
         offset: int,
         checksum: Checksum | None,
         body: AsyncIterator[bytes],
+        lock: _Lock,
     ) -> UploadOutcome:
         hasher = await self._hasher_at(upload, offset)
         # A step from the first byte checked with sha256 has the photo's running sha256 as
@@ -462,25 +582,27 @@ class UploadService:
             left=upload.length - offset,
             writer=self.storage.open_part(upload.id, offset),
             start=self._start,
+            keep=lock.keep,
         )
         try:
             await step.take(body)
+            await lock.keep()  # the last phase begins with most of a lease left
         except BeatsyncError as exc:
             self._count(step.received)
-            step.writer.abort()
+            self._give_up(step, lock)
             if exc.code == ErrorCode.UNSUPPORTED_IMAGE_TYPE:
                 await self._discard(upload)
             raise
         except BaseException:
             self._count(step.received)
-            step.writer.abort()
+            self._give_up(step, lock)
             raise
         self._count(step.received)
         if checksum is not None:
             digest = step.running_digest() if from_running else step.checked()
             matches = digest == checksum.digest
             if step.gone or not matches:
-                step.writer.abort()
+                self._give_up(step, lock)
             if step.gone:  # a cut-off body cannot be checked: it is sent again whole
                 return UploadOutcome(upload=upload)
             if not matches:
@@ -497,10 +619,19 @@ class UploadService:
             self._hashers.pop(upload.id, None)
             raise
         if outcome.photo is None:
-            self._keep_hasher(upload.id, upload.received, step.running)
+            self._keep_hasher(upload.id, upload.received, step.running, upload.written_by)
         else:
             self._stored(outcome)
         return outcome
+
+    @staticmethod
+    def _give_up(step: _Step, lock: _Lock) -> None:
+        """Drop what the step wrote, while the upload is surely this request's; else leave
+        the part alone: another request may be writing to it now."""
+        if lock.sure():
+            step.writer.abort()
+        else:
+            step.writer.close()
 
     def _count(self, received: int) -> None:
         if self.metrics is not None and received:
@@ -523,8 +654,9 @@ class UploadService:
         moved = self.store.advance_upload(
             upload.id, offset, offset + step.received, now + self.expiry, step.media_type
         )
-        if not moved:  # pragma: no cover - the busy flag keeps writers of a process apart
+        if not moved:  # pragma: no cover - the upload's lock keeps writers apart
             raise ConflictError("the upload moved meanwhile", headers=base_headers())
+        upload.written_by = upload.lock_holder  # as advance_upload records it
         upload.received = offset + step.received
         upload.expires_at = now + self.expiry
         upload.media_type = step.media_type
@@ -533,8 +665,16 @@ class UploadService:
         return UploadOutcome(upload=upload)
 
     async def _hasher_at(self, upload: UploadRecord, offset: int) -> Any:
+        # The cached hash is of the bytes this process saw; it stands for the part only if
+        # no request wrote the upload since, here or in another process (which may have
+        # rewound it after a lost tail, and written other bytes up to the same offset).
         cached = self._hashers.get(upload.id)
-        if cached is not None and cached[0] == offset:
+        if (
+            cached is not None
+            and cached[0] == offset
+            and cached[2] is not None
+            and cached[2] == upload.written_by
+        ):
             return cached[1]
         if offset == 0:
             return hashlib.sha256()
@@ -546,11 +686,13 @@ class UploadService:
             return hasher
 
         hasher = await self._thread(rebuild)
-        self._keep_hasher(upload.id, offset, hasher)
+        self._keep_hasher(upload.id, offset, hasher, upload.written_by)
         return hasher
 
-    def _keep_hasher(self, upload_id: str, offset: int, hasher: Any) -> None:
-        self._hashers[upload_id] = (offset, hasher)
+    def _keep_hasher(
+        self, upload_id: str, offset: int, hasher: Any, written_by: str | None
+    ) -> None:
+        self._hashers[upload_id] = (offset, hasher, written_by)
         self._hashers.move_to_end(upload_id)
         while len(self._hashers) > MAX_CACHED_HASHERS:
             self._hashers.popitem(last=False)
@@ -623,29 +765,39 @@ class UploadService:
                 "a complete upload is a stored photo, which is evidence and stays",
                 headers=base_headers(),
             )
-        if upload_id in self._busy:
-            raise _problem(ErrorCode.UPLOAD_LOCKED, "another request is writing to it")
+        lock = await self._lock(upload_id)
+        if lock is None:
+            raise _locked_problem()
         self._hashers.pop(upload_id, None)
 
         def terminate() -> None:
             self.store.delete_upload(upload_id)
             self.storage.discard_part(upload_id)
 
-        await self._thread(terminate)
+        try:
+            await self._thread(terminate)
+        finally:
+            await self._unlock(lock)  # gone with the record, unless it stayed
 
     # -- upkeep --------------------------------------------------------------------------
 
     def sweep(self) -> tuple[int, int]:
         """Remove expired unfinished uploads, and photos no visit log claimed in time:
-        (uploads removed, photos removed). Runs in a worker thread."""
+        (uploads removed, photos removed). Runs in a worker thread. An upload a request of
+        any process holds locked stays: the sweep takes each one's lock before it drops
+        its bytes, and the lock goes with the record."""
         now = self._now()
+        holder = self._holder()
         uploads = 0
-        while batch := [u for u in self.store.expired_uploads(now) if u.id not in self._busy]:
-            for upload in batch:
+        while batch := self.store.expired_uploads(now):
+            taken = [
+                u for u in batch if self.store.lock_upload(u.id, holder, LOCK_LEASE) is not None
+            ]
+            for upload in taken:
                 self._hashers.pop(upload.id, None)
                 self.storage.discard_part(upload.id)
-            uploads += self.store.delete_uploads([u.id for u in batch])
-            if len(batch) < 500:
+            uploads += self.store.delete_uploads([u.id for u in taken])
+            if len(batch) < 500 or not taken:
                 break
         photos = 0
         cutoff = now - self.expiry

@@ -49,6 +49,12 @@ class PartWriter(Protocol):
         """Drop everything written since the step began."""
         ...
 
+    def close(self) -> None:
+        """Stop, neither keeping nor dropping what was written: the step lost its upload's
+        lock, and the part is another request's now (the next step drops what a step
+        never committed, see open_part)."""
+        ...
+
 
 class PhotoStorage(Protocol):
     def open_part(self, upload_id: str, offset: int) -> PartWriter:
@@ -167,6 +173,9 @@ class _FilePartWriter:
         finally:
             os.close(self._fd)
 
+    def close(self) -> None:
+        os.close(self._fd)
+
 
 class FileSystemStorage:
     """PhotoStorage on a local directory (by default beside the database)."""
@@ -189,10 +198,18 @@ class FileSystemStorage:
         return _FilePartWriter(self._part(upload_id), offset)
 
     def part_size(self, upload_id: str) -> int:
+        # Opened, not only stat'ed: on a network file system (NFS) opening a file checks
+        # with the server what another node wrote and closed (close-to-open consistency),
+        # where a bare stat may answer from an attribute cache seconds old, and a step
+        # another node committed would look lost (the phone would resend it).
         try:
-            return self._part(upload_id).stat().st_size
+            fd = os.open(self._part(upload_id), os.O_RDONLY)
         except FileNotFoundError:
             return 0
+        try:
+            return os.fstat(fd).st_size
+        finally:
+            os.close(fd)
 
     def read_part(self, upload_id: str, start: int = 0, end: int | None = None) -> Iterator[bytes]:
         return _read(self._part(upload_id), start, end)

@@ -73,11 +73,14 @@ def serve_in_thread(app: Litestar) -> Iterator[str]:
 class LiveServer:
     """`beatsync serve` on a tiny city's database; stop and start it like an operator."""
 
-    def __init__(self, directory: Path, **env: str) -> None:
-        self.db = directory / "live.db"
-        store = open_store(str(self.db), SystemClock())
-        build_tiny_city(store, Passwords(time_cost=1, memory_kib=1024))
-        store.close()
+    def __init__(self, directory: Path, *, beside: LiveServer | None = None, **env: str) -> None:
+        """beside: another server whose database (and photo folder) this one shares, as a
+        second process or node of the same beatsync does."""
+        self.db = beside.db if beside is not None else directory / "live.db"
+        if beside is None:
+            store = open_store(str(self.db), SystemClock())
+            build_tiny_city(store, Passwords(time_cost=1, memory_kib=1024))
+            store.close()
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.env = {
@@ -90,7 +93,7 @@ class LiveServer:
             **env,
         }
         self.process: subprocess.Popen[bytes] | None = None
-        self.log = directory / "server.log"
+        self.log = directory / f"server-{self.port}.log"
 
     @property
     def photo_dir(self) -> Path:
@@ -123,6 +126,13 @@ class LiveServer:
                     return self
             time.sleep(0.05)
         raise RuntimeError("server did not start")
+
+    def kill(self) -> None:
+        """kill -9: no shutdown, no last write; what was committed is what is left."""
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait(10)
+        self.process = None
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
