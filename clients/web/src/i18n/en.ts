@@ -365,6 +365,7 @@ const en: Messages = {
     internal_error: 'The server failed; try again later, and report the request id if it persists.',
     app_not_built: 'The officers\' app is not installed on the server; ask the system administrator.',
     not_ready: 'The server is starting up or short of disk space; try again shortly.',
+    store_unavailable: 'The database is busy for a moment; nothing was lost. It will retry shortly.',
     csrf_failed: 'The page failed its security check; reload it and try again.',
     photo_too_large: 'The photo is larger than the upload limit.',
     unsupported_image_type: 'Only JPEG, PNG, HEIC or WebP photos can be uploaded; this file was discarded.',

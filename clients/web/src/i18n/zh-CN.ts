@@ -362,6 +362,7 @@ const zhCN = {
     internal_error: '服务器出现故障，请稍后重试；如仍失败，请报告请求编号。',
     app_not_built: '服务器尚未部署民警端应用，请联系系统管理员。',
     not_ready: '服务器正在启动或磁盘空间不足，请稍后重试。',
+    store_unavailable: '数据库暂时繁忙，数据未丢失，稍后将自动重试。',
     csrf_failed: '页面安全校验未通过，请刷新页面后重试。',
     photo_too_large: '照片过大，超过上传限制。',
     unsupported_image_type: '只能上传 JPEG、PNG、HEIC 或 WebP 格式的照片，该文件已被丢弃。',
