@@ -142,7 +142,7 @@ def create_app(
     notifier = ScopeNotifier()
     store.on_scope_change(notifier.listener)
     unit_notifier = UnitNotifier()
-    store.on_escalation(unit_notifier.steps_listener)
+    store.on_escalation(unit_notifier.publish)
     activity_notifier = UnitNotifier()
     store.on_audit(activity_notifier.listener)
     metrics = Metrics()

@@ -34,17 +34,14 @@ def run_once(
 async def run_forever(
     store: Store,
     settings: Settings,
-    sweep_photos: Callable[[], object] | None = None,
-    lease: JobLease | None = None,
+    sweep_photos: Callable[[], object] | None,
+    lease: JobLease,
 ) -> None:
-    """A pass every interval; with a lease, only while this process holds it."""
+    """A pass every interval, while this process holds the job's lease."""
     one_pass = partial(run_once, store, settings, sweep_photos)
     while True:
         try:
-            if lease is None:
-                await anyio.to_thread.run_sync(one_pass)
-            else:
-                await anyio.to_thread.run_sync(lease.run_pass, one_pass)
+            await anyio.to_thread.run_sync(lease.run_pass, one_pass)
         except Exception:
             log.exception("maintenance_failed")
         await asyncio.sleep(settings.maintenance_interval_seconds)

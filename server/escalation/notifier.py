@@ -11,7 +11,7 @@ event loop and then read the store, so a reconnecting stream (Last-Event-ID) cat
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -43,10 +43,6 @@ class UnitNotifier:
     def listener(self, units: frozenset[Key], newest_id: int) -> None:
         """The store's audit callback, on the writing thread: hand over, never touch state."""
         self._hand_over(dict.fromkeys(units, newest_id))
-
-    def steps_listener(self, newest: Mapping[Key, int]) -> None:
-        """The store's escalation callback (steps any process recorded): the same hand-over."""
-        self._hand_over(dict(newest))
 
     def _hand_over(self, newest: dict[Key, int]) -> None:
         loop = self._loop

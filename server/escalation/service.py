@@ -61,16 +61,13 @@ def run_once(store: Store, settings: Settings, notifier: UnitNotifier | None) ->
 
 
 async def run_forever(
-    store: Store, settings: Settings, notifier: UnitNotifier, lease: JobLease | None = None
+    store: Store, settings: Settings, notifier: UnitNotifier, lease: JobLease
 ) -> None:
-    """A pass every interval; with a lease, only while this process holds it."""
+    """A pass every interval, while this process holds the job's lease."""
     one_pass = partial(run_once, store, settings, notifier)
     while True:
         try:
-            if lease is None:
-                await anyio.to_thread.run_sync(one_pass)
-            else:
-                await anyio.to_thread.run_sync(lease.run_pass, one_pass)
+            await anyio.to_thread.run_sync(lease.run_pass, one_pass)
         except Exception:
             log.exception("escalation_failed")
         await asyncio.sleep(settings.escalation_interval_seconds)

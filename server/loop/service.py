@@ -176,14 +176,11 @@ class WebhookSender:
         return f"HTTP {response.status_code}"
 
 
-async def run_forever(sender: WebhookSender, lease: JobLease | None = None) -> None:
-    """A pass every interval; with a lease, only while this process holds it."""
+async def run_forever(sender: WebhookSender, lease: JobLease) -> None:
+    """A pass every interval, while this process holds the job's lease."""
     while True:
         try:
-            if lease is None:
-                await anyio.to_thread.run_sync(sender.deliver_once)
-            else:
-                await anyio.to_thread.run_sync(lease.run_pass, sender.deliver_once)
+            await anyio.to_thread.run_sync(lease.run_pass, sender.deliver_once)
         except Exception:
             log.exception("webhook_pass_failed")
         await asyncio.sleep(sender.settings.webhook_interval_seconds)

@@ -16,7 +16,7 @@ stale, ValueError for a programming error (an unknown column); reads return None
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import date, datetime, timedelta
 from typing import Any, Protocol, _ProtocolMeta, runtime_checkable
 
@@ -211,9 +211,10 @@ class SyncStore(Protocol):
         audit id) after each commit that appended to the audit log."""
         ...
 
-    def on_escalation(self, listener: Callable[[Mapping[UnitKey, int]], None]) -> None:
-        """listener({(level, unit id): newest step id}) within a second of escalation steps
-        recorded by any process on this database.
+    def on_escalation(self, listener: Callable[[list[dict[str, Any]]], None]) -> None:
+        """listener(steps: each one's id, level, city_id, county_id and station_id, as
+        `escalate` returns them) within a second of their recording by any process on this
+        database.
 
         on_scope_change and on_audit listeners hear other processes' commits within the
         same second (server/store/peer_commits.py), and may hear their own process's twice.

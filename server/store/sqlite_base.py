@@ -98,7 +98,7 @@ class SQLiteBase:
         self._touched: set[int] = set()
         self._audit_listeners: list[Callable[[frozenset[UnitKey], int], None]] = []
         self._audited: dict[UnitKey, int] = {}
-        self._escalation_listeners: list[Callable[[Mapping[UnitKey, int]], None]] = []
+        self._escalation_listeners: list[Callable[[list[dict[str, Any]]], None]] = []
         self._watcher: PeerCommitWatcher | None = None
         self._watch_marks: tuple[int, int, int] = (0, 0, 0)
         if not migrate:
@@ -182,9 +182,9 @@ class SQLiteBase:
         self._audit_listeners.append(listener)
         self._watch_peers()
 
-    def on_escalation(self, listener: Callable[[Mapping[UnitKey, int]], None]) -> None:
-        """Call listener({(level, unit id): newest step id}) when escalation steps are
-        recorded, by this process or another on the same database, within a second."""
+    def on_escalation(self, listener: Callable[[list[dict[str, Any]]], None]) -> None:
+        """Call listener(steps: id, level and unit ids) when escalation steps are recorded,
+        by this process or another on the same database, within a second."""
         self._escalation_listeners.append(listener)
         self._watch_peers()
 
@@ -238,18 +238,13 @@ class SQLiteBase:
             for audit_listener in self._audit_listeners:
                 audit_listener(units, new_audit)
         if new_steps > steps:
-            newest: dict[UnitKey, int] = {}
-            for r in self._query(
+            recorded = self._query(
                 "SELECT id, level, city_id, county_id, station_id FROM escalations"
                 " WHERE id > ? AND id <= ?",
                 (steps, new_steps),
-            ):
-                unit = r[f"{r['level']}_id"]
-                if unit:
-                    key = (r["level"], str(unit))
-                    newest[key] = max(newest.get(key, 0), int(r["id"]))
+            )
             for escalation_listener in self._escalation_listeners:
-                escalation_listener(newest)
+                escalation_listener(recorded)
         self._watch_marks = (new_changes, new_audit, new_steps)
 
     def close(self) -> None:

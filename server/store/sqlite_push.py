@@ -146,7 +146,6 @@ class _Task:
         self.touched = False
         # A push never moves a task between units: read once, shared by its audit entries.
         self.scope: dict[str, str | None] = {k: row[k] for k in SCOPE_COLUMNS}
-        self.scope_key = (row["city_id"], row["county_id"], row["station_id"])
         # When a visit to it can have happened, from its arrival: parsed once, not per visit.
         self.created = datetime.fromisoformat(row["created_at"])
 
@@ -437,8 +436,8 @@ class PushBatch:
             task_id=mutation.task_id,
         )
         # Each visit on the chain: the entry, and what it did to the task's state. One
-        # audit entry per push and unit holds them all (PROTOCOL.md, "The audit chain").
-        self.visit_audit.setdefault(task.scope_key, []).append(
+        # audit entry per push and unit holds them all (PROTOCOL.md, "On the audit chain").
+        self.visit_audit.setdefault(tuple(task.scope.values()), []).append(
             {
                 "task_kind": task.kind_name,
                 "task_id": mutation.task_id,

@@ -8,7 +8,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import pytest
 
@@ -27,11 +27,11 @@ class Heard:
     def __init__(self, store: Store) -> None:
         self.scopes: list[tuple[frozenset[int], int]] = []
         self.audit: list[tuple[frozenset[UnitKey], int]] = []
-        self.steps: list[dict[UnitKey, int]] = []
+        self.steps: list[dict[str, Any]] = []
         self.news = threading.Event()
         store.on_scope_change(lambda officers, seq: self._add(self.scopes, (officers, seq)))
         store.on_audit(lambda units, newest: self._add(self.audit, (units, newest)))
-        store.on_escalation(lambda newest: self._add(self.steps, dict(newest)))
+        store.on_escalation(lambda steps: [self._add(self.steps, s) for s in steps])
 
     def _add(self, into: list[T], item: T) -> None:
         into.append(item)
@@ -83,9 +83,12 @@ def test_another_process_hears_of_escalation_steps_by_unit(
     clock.advance(hours=3)
     steps = any_store.escalate(LIMITS, 30)
     assert steps
-    heard.wait(lambda: any(("station", "411602-01") in s for s in heard.steps))
-    newest = max(int(s["id"]) for s in steps if s["level"] == "station")
-    assert max(s[("station", "411602-01")] for s in heard.steps if s) == newest
+    heard.wait(lambda: len(heard.steps) == len(steps))
+    # Each step once, with what routes it to its unit's supervisors.
+    fields = ("id", "level", "city_id", "county_id", "station_id")
+    assert sorted(tuple(s[f] for f in fields) for s in heard.steps) == sorted(
+        tuple(s[f] for f in fields) for s in steps
+    )
 
 
 def test_a_new_listener_hears_only_what_comes_after_it(

@@ -23,10 +23,10 @@ from server.store.interface import Store
 from server.store.opening import open_store
 from server.uploads.service import LOCK_LEASE, UploadService
 from tests.support.api import as_user, assert_problem
-from tests.support.photos import OFFSET_TYPE, TUS, jpeg, metadata, sha256
+from tests.support.photos import TUS, jpeg, sha256
+from tests.uploads.test_tus_protocol import append, created, offset_of
 
 pytestmark = pytest.mark.anyio
-UPLOADS = "/api/v1/uploads/"
 # Another process's request, as the lock names it: host, pid, random part, request.
 ELSEWHERE = "node-b:4242:5eed0000:1"
 
@@ -57,41 +57,6 @@ async def other_client(other_app: Litestar) -> AsyncIterator[httpx.AsyncClient]:
 @pytest.fixture
 async def o1(client: httpx.AsyncClient, city: Any) -> dict[str, str]:
     return await as_user(client, "o1")
-
-
-async def created(client: httpx.AsyncClient, headers: dict[str, str], data: bytes) -> str:
-    response = await client.post(
-        UPLOADS,
-        headers={
-            **headers,
-            **TUS,
-            "Upload-Length": str(len(data)),
-            "Upload-Metadata": metadata(data),
-        },
-    )
-    assert response.status_code == 201, response.text
-    location: str = response.headers["location"]
-    return location
-
-
-async def append(
-    client: httpx.AsyncClient,
-    headers: dict[str, str],
-    url: str,
-    offset: int,
-    chunk: bytes | AsyncIterator[bytes],
-) -> httpx.Response:
-    return await client.patch(
-        url,
-        headers={**headers, **TUS, "Upload-Offset": str(offset), "Content-Type": OFFSET_TYPE},
-        content=chunk,
-    )
-
-
-async def offset_of(client: httpx.AsyncClient, headers: dict[str, str], url: str) -> int:
-    response = await client.head(url, headers={**headers, **TUS})
-    assert response.status_code == 200, response.headers
-    return int(response.headers["upload-offset"])
 
 
 def upload_id(url: str) -> str:

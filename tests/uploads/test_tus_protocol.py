@@ -4,6 +4,7 @@ bounds (size, type, quota, ownership) that keep evidence in and junk out."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -65,7 +66,7 @@ async def append(
     headers: dict[str, str],
     url: str,
     offset: int,
-    chunk: bytes,
+    chunk: bytes | AsyncIterator[bytes],
     **extra: str,
 ) -> httpx.Response:
     return await client.patch(
