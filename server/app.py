@@ -134,7 +134,9 @@ def create_app(
     settings.check()
     owns_store = store is None
     clock = clock or (store.clock if store is not None else SystemClock())
-    store = store if store is not None else open_store(settings.database_path, clock)
+    # Never migrates an existing database: other nodes may still serve the older release
+    # from it (`beatsync migrate` does, deliberately).
+    store = store if store is not None else open_store(settings.database_path, clock, migrate=False)
     passwords = passwords or Passwords(
         time_cost=settings.argon2_time_cost, memory_kib=settings.argon2_memory_kib
     )

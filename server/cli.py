@@ -14,6 +14,7 @@ from server.settings import SettingsError, load_settings
 
 if TYPE_CHECKING:
     from server.demo import DemoAccounts
+    from server.store.interface import Store
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -61,6 +62,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="demo: on first start, live N days of the city's past before now (0: none)",
     )
     serve.set_defaults(run=_serve)
+
+    migrate = commands.add_parser(
+        "migrate",
+        help="bring the database's schema up to this release (serve refuses one that is behind)",
+    )
+    migrate.add_argument("--db", help="SQLite file (default: $BEATSYNC_DATABASE)")
+    migrate.add_argument(
+        "--check",
+        action="store_true",
+        help="change nothing: list the pending migrations and exit 1 if there are any",
+    )
+    migrate.set_defaults(run=_migrate)
 
     openapi = commands.add_parser("openapi", help="write or check openapi/openapi.json")
     openapi.add_argument(
@@ -137,7 +150,6 @@ def _serve(args: argparse.Namespace) -> int:
 
     from server.app import create_app
     from server.auth.passwords import Passwords
-    from server.clock import SystemClock
     from server.demo import (
         ACCOUNTS,
         DEMO_PASSWORD,
@@ -146,7 +158,6 @@ def _serve(args: argparse.Namespace) -> int:
     )
     from server.demo_history import seed_demo
     from server.logs import configure_logging, get_logger
-    from server.store.opening import open_store
     from server.webapp import app_dir, is_built
 
     settings = load_settings(database_path=args.db)
@@ -170,7 +181,11 @@ def _serve(args: argparse.Namespace) -> int:
     if args.demo:
         # Before the server's store opens: the past is lived on a clock of its own.
         seeded = seed_demo(settings, passwords, history_days=args.history_days)
-    store = open_store(settings.database_path, SystemClock())
+    # The demo's database is this machine's own and is migrated as it opens; any other is
+    # migrated deliberately (`beatsync migrate`), never under nodes of an older release.
+    store = _open_for_serving(settings.database_path, migrate=args.demo)
+    if store is None:
+        return 2
     if settings.env == "production" and store.users_with_demo_password():
         store.close()
         print(
@@ -232,6 +247,59 @@ def _serve(args: argparse.Namespace) -> int:
             feed.stop.set()
         if args.workers == 1:
             store.close()
+    return 0
+
+
+def _open_for_serving(location: str, *, migrate: bool) -> Store | None:
+    """The store to serve from, or None after saying on stderr why there is none: a
+    database that is behind this release or cannot be reached is refused before a single
+    request is taken, in words an operator can act on, not a traceback."""
+    from server.clock import SystemClock
+    from server.store.errors import PendingMigrations, StoreUnavailable, is_unavailable
+    from server.store.opening import open_store
+
+    try:
+        return open_store(location, SystemClock(), migrate=migrate)
+    except PendingMigrations as exc:
+        print(f"beatsync: refusing to serve: {exc}", file=sys.stderr)
+    except StoreUnavailable as exc:
+        print(f"beatsync: refusing to serve: {exc}", file=sys.stderr)
+    except Exception as exc:
+        if not is_unavailable(exc):
+            raise
+        print(
+            f"beatsync: refusing to serve: the database at {location} cannot be reached: {exc}",
+            file=sys.stderr,
+        )
+    return None
+
+
+def _migrate(args: argparse.Namespace) -> int:
+    from server.clock import SystemClock
+    from server.store.opening import migrate, pending_migrations
+
+    settings = load_settings(database_path=args.db)
+    location = settings.database_path
+    try:
+        pending = pending_migrations(location)
+    except Exception as exc:
+        print(f"beatsync: cannot read the database at {location}: {exc}", file=sys.stderr)
+        return 2
+    if args.check:
+        if not pending:
+            print(f"the database at {location} is up to date")
+            return 0
+        print(f"the database at {location} has {len(pending)} pending migration(s):")
+        for name in pending:
+            print(f"  {name}")
+        return 1
+    applied = migrate(location, SystemClock())
+    if applied:
+        print(f"applied {len(applied)} migration(s) to {location}:")
+        for name in applied:
+            print(f"  {name}")
+    else:
+        print(f"the database at {location} is up to date")
     return 0
 
 

@@ -195,3 +195,75 @@ def test_serve_demo_prints_where_to_log_in_and_warnings_start_arriving(tmp_path:
         server.terminate()
         server.wait(10)
         server.stdout.close()
+
+
+def _older_release_db(path: Path) -> None:
+    """A database last migrated by the release before this one."""
+    from sqlite_utils import Database
+
+    from server.store import migrations
+
+    conn = sqlite3.connect(path)
+    migrations.migrations.apply(Database(conn), stop_before=migrations.known()[-1])
+    conn.close()
+
+
+def test_serve_refuses_a_database_behind_this_release_until_it_is_migrated(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Another node may still be serving the older release from it: a node of the new one
+    must not change its schema under that node's feet by starting."""
+    import uvicorn
+
+    from server.store import migrations
+
+    served: list[object] = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, **_: served.append(app))
+    monkeypatch.setenv("BEATSYNC_WEB_DIR", str(tmp_path / "nothing-built"))
+    db = tmp_path / "older.db"
+    _older_release_db(db)
+    newest = migrations.known()[-1]
+
+    assert main(["serve", "--db", str(db)]) == 2
+    err = capsys.readouterr().err
+    assert "refusing to serve" in err
+    assert newest in err
+    assert f"beatsync migrate --db {db}" in err
+    assert served == []
+    # Nothing was applied by the refusal.
+    assert main(["migrate", "--check", "--db", str(db)]) == 1
+    assert newest in capsys.readouterr().out
+
+    assert main(["migrate", "--db", str(db)]) == 0
+    assert f"applied 1 migration(s) to {db}:\n  {newest}" in capsys.readouterr().out
+    assert main(["migrate", "--check", "--db", str(db)]) == 0
+    assert main(["serve", "--db", str(db)]) == 0
+    assert len(served) == 1
+
+
+def test_serve_refuses_a_database_it_cannot_reach_in_words(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import uvicorn
+
+    monkeypatch.setattr(uvicorn, "run", lambda *_, **__: pytest.fail("served anyway"))
+    monkeypatch.setenv("BEATSYNC_WEB_DIR", str(tmp_path / "nothing-built"))
+    missing = tmp_path / "no-such-folder" / "city.db"
+    assert main(["serve", "--db", str(missing)]) == 2
+    err = capsys.readouterr().err
+    assert f"refusing to serve: cannot open the database at {missing}" in err
+    assert "Traceback" not in err
+
+
+def test_a_worker_of_several_refuses_a_database_behind_this_release(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each worker of `serve --workers N` opens the database itself: none migrates it."""
+    from server.app import create_worker_app
+    from server.store.errors import PendingMigrations
+
+    db = tmp_path / "older.db"
+    _older_release_db(db)
+    monkeypatch.setenv("BEATSYNC_DATABASE", str(db))
+    with pytest.raises(PendingMigrations):
+        create_worker_app()

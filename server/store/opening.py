@@ -17,3 +17,31 @@ def open_store(path: str, clock: Clock, *, migrate: bool = True) -> Store:
     from server.store.sqlite import SQLiteStore
 
     return SQLiteStore(path, clock, migrate=migrate)
+
+
+def pending_migrations(location: str) -> list[str]:
+    """The migrations this release has that the database at location has not had, in
+    order; every one for a database that does not exist yet. Changes nothing."""
+    import sqlite3
+    from pathlib import Path
+
+    from sqlite_utils import Database
+
+    from server.store import migrations
+
+    if not Path(location).exists():
+        return migrations.known()
+    conn = sqlite3.connect(f"file:{location}?mode=ro", uri=True)
+    try:
+        applied = set(migrations.applied(Database(conn)))
+    finally:
+        conn.close()
+    return [name for name in migrations.known() if name not in applied]
+
+
+def migrate(location: str, clock: Clock) -> list[str]:
+    """Bring the database at location up to this release, creating it if new; returns the
+    names of the migrations applied now. Run with no node of an older release serving."""
+    pending = pending_migrations(location)
+    open_store(location, clock, migrate=True).close()
+    return pending

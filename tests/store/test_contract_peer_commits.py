@@ -69,8 +69,10 @@ def test_another_process_hears_of_new_work_for_its_officers_with_their_own_seq(
     # The watcher tells the scope listeners before the audit listeners, from its own
     # thread: wait for both, or the audit half races the assertion below.
     heard.wait(
-        lambda: {o1, o3} <= {o for officers, _ in heard.scopes for o in officers}
-        and ("city", "411600") in {u for units, _ in heard.audit for u in units}
+        lambda: (
+            {o1, o3} <= {o for officers, _ in heard.scopes for o in officers}
+            and ("city", "411600") in {u for units, _ in heard.audit for u in units}
+        )
     )
     # Each officer is told the seq of their own change: o1's stream must not wake again
     # for o3's warning.
