@@ -52,6 +52,8 @@ def test_only_the_store_opener_names_a_backend() -> None:
         "overdue.py",
         "scope_order.py",
         "group_commit.py",
+        # The push's decisions: a backend loads and writes around them (issue 14).
+        "push_merge.py",
     }
     offenders = []
     for path in (ROOT / "server").rglob("*.py"):

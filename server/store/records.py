@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
@@ -258,6 +259,16 @@ class AuditEntry(msgspec.Struct, frozen=True, kw_only=True):
     after: dict[str, Any] | None
     prev_hash: str
     hash: str
+
+
+# One audit entry to append: (action, entity, entity_id, before, after, scope ids).
+AuditItem = tuple[
+    str, str, str, Mapping[str, Any] | None, Mapping[str, Any] | None, Mapping[str, str | None]
+]
+# The states in which a task is closed: it leaves the open lists, and its first move into
+# one stamps closed_at.
+WARNING_FINAL = ("completed", "unreachable", "cancelled")
+PUBLICITY_FINAL = ("done", "cancelled")
 
 
 class AuditVerdict(msgspec.Struct, frozen=True, kw_only=True):

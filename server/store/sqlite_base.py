@@ -24,15 +24,11 @@ from server.store import migrations
 from server.store.checkpoint import BACKSTOP_PAGES, wal_checkpointer
 from server.store.errors import PendingMigrations, StoreUnavailable, register_unavailable
 from server.store.peer_commits import PeerCommitWatcher
-from server.store.records import Actor, AuditEntry, AuditVerdict, UnitKey
+from server.store.records import Actor, AuditEntry, AuditItem, AuditVerdict, UnitKey
 
 T = TypeVar("T")
 
 GENESIS_HASH = "0" * 64
-# One audit entry to append: (action, entity, entity_id, before, after, scope ids).
-AuditItem = tuple[
-    str, str, str, Mapping[str, Any] | None, Mapping[str, Any] | None, Mapping[str, str | None]
-]
 _encode = msgspec.json.Encoder(order="sorted").encode
 _decode_obj = msgspec.json.Decoder(dict[str, Any]).decode
 

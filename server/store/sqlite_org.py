@@ -12,6 +12,7 @@ from server.clock import iso, parse_iso
 from server.errors import NotFound
 from server.store.records import (
     Actor,
+    AuditItem,
     AuthState,
     Device,
     Grid,
@@ -21,7 +22,7 @@ from server.store.records import (
     Unit,
     User,
 )
-from server.store.sqlite_base import AuditItem, to_record
+from server.store.sqlite_base import to_record
 from server.store.sqlite_scope import SQLiteScope, chunks
 
 USER_AUDIT_FIELDS = ("login", "name", "role", "unit_id", "active")

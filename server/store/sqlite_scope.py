@@ -19,10 +19,8 @@ from server.store.scope_order import UPSERT_MEMBER, UPSERT_MEMBER_KEYED
 from server.store.sqlite_base import SQLiteBase
 from sync import checksum
 
-WARNING_FINAL = ("completed", "unreachable", "cancelled")
 T = TypeVar("T")
 CHUNK = 900  # bound parameters per IN list; far below SQLite's limit
-PUBLICITY_FINAL = ("done", "cancelled")
 
 
 class SQLiteScope(SQLiteBase):

@@ -10,16 +10,18 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import msgspec
 
 from server.clock import Clock
 from server.store.group_commit import GroupCommit
+from server.store.push_merge import Prepared, prepare
 from server.store.queries import ResyncRequired
 from server.store.records import Actor
 from server.store.sqlite_base import to_record
 from server.store.sqlite_claims import SQLiteClaims
+from server.store.sqlite_push import PushBatch, keep_rejections
 from server.store.sqlite_scope import SQLiteScope, chunks
 from server.store.sync_records import (
     ConflictRecord,
@@ -38,11 +40,8 @@ from sync.protocol import (
 )
 from sync.vocab import TaskKind
 
-if TYPE_CHECKING:
-    from server.store.sqlite_push import Prepared
-
 _encode = msgspec.json.Encoder(order="sorted").encode
-_Push = tuple[PushContext, Sequence[RecordVisit | SetField], Sequence["Prepared"]]
+_Push = tuple[PushContext, Sequence[RecordVisit | SetField], Sequence[Prepared]]
 _Pushed = tuple[list[MutationResult], str]
 _json_list = msgspec.json.Decoder(list[Any])
 
@@ -64,13 +63,9 @@ class SQLiteSync(SQLiteScope, SQLiteClaims):
         Pushes arriving together share one transaction, each in a savepoint of its own:
         a push is still all or nothing, and its failure fails no other push.
         """
-        from server.store.sqlite_push import prepare
-
         return self._pushes.submit((ctx, mutations, prepare(ctx, mutations)))
 
     def _apply_pushes(self, pushes: Sequence[_Push]) -> list[_Pushed | BaseException]:
-        from server.store.sqlite_push import PushBatch
-
         outcomes: list[_Pushed | BaseException] = []
         with self.transaction() as conn:
             server_hlc = self._load_hlc(conn)
@@ -118,8 +113,6 @@ class SQLiteSync(SQLiteScope, SQLiteClaims):
         self, ctx: PushContext, items: Sequence[tuple[str, str, str, str]]
     ) -> None:
         """Keep mutations that could not even be decoded: (mutation id, code, detail, body)."""
-        from server.store.sqlite_push import keep_rejections
-
         with self.transaction() as conn:
             keep_rejections(
                 conn,

@@ -14,6 +14,8 @@ from server.errors import ConflictError, ErrorCode, NotFound
 from server.store.overdue import overdue_sql, past_deadline_sql
 from server.store.queries import WarningQuery
 from server.store.records import (
+    PUBLICITY_FINAL,
+    WARNING_FINAL,
     Actor,
     Jurisdiction,
     NewWarning,
@@ -21,7 +23,7 @@ from server.store.records import (
     WarningRecord,
 )
 from server.store.sqlite_base import to_record
-from server.store.sqlite_scope import PUBLICITY_FINAL, WARNING_FINAL, SQLiteScope
+from server.store.sqlite_scope import SQLiteScope
 
 # Fields whose changes the audit log records. Residents' personal data stays out of it:
 # the audit log is read by many supervisors and kept for years.
