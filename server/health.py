@@ -14,7 +14,6 @@ from server.auth.principal import Principal
 from server.errors import AuthError, BeatsyncError, ErrorCode, FieldError, PermissionDenied
 from server.metrics import CONTENT_TYPE, Metrics
 from server.settings import Settings
-from server.store import migrations
 from server.store.interface import Store
 
 MIB = 1024 * 1024
@@ -59,7 +58,7 @@ def _check_migrations(store: Store) -> ReadyCheck:
         applied = store.applied_migrations()
     except Exception as exc:
         return ReadyCheck(name="migrations", ok=False, detail=f"cannot read: {type(exc).__name__}")
-    known = migrations.known()
+    known = store.known_migrations()
     pending = [m for m in known if m not in applied]
     unknown = [m for m in applied if m not in known]
     if pending:

@@ -76,6 +76,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         """The photo directory: the setting, else `<database without .db>-photos` beside it."""
         if self.photo_dir:
             return self.photo_dir
+        if self.database_path.startswith(("postgresql://", "postgres://")):
+            return "beatsync-photos"  # no file to sit beside: BEATSYNC_PHOTO_DIR names it
         base, ext = os.path.splitext(self.database_path)
         return (base if ext else self.database_path) + "-photos"
 

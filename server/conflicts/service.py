@@ -97,27 +97,27 @@ class ConflictService:
         self, c: ConflictRecord
     ) -> tuple[dict[str, Any] | None, tuple[str, str | None] | None]:
         """The change that applies the side the rule overrode, or ConflictError."""
-        if c.rule == ConflictRule.CONCURRENT_EDIT and isinstance(c.loser, dict):
+        if c.rule == ConflictRule.CONCURRENT_EDIT and c.loser is not None:
             return None, (str(c.loser["field"]), c.loser.get("value"))
-        if c.rule == ConflictRule.DOUBLE_VISIT and isinstance(c.loser, dict):
+        if c.rule == ConflictRule.DOUBLE_VISIT and c.loser is not None:
             return _claim_changes(c.loser), None
         if c.rule == ConflictRule.VISIT_AFTER_CANCEL and c.entry_id:
             [entry] = [
                 v
                 for v in self.store.visit_logs_for(c.task_kind, c.task_id)
-                if v["entry_id"] == c.entry_id
+                if v.entry_id == c.entry_id
             ]
-            if c.task_kind == "warning" and entry["outcome"]:
+            if c.task_kind == "warning" and entry.outcome:
                 return _claim_changes(
                     {
-                        "entry_id": entry["entry_id"],
-                        "officer_id": entry["officer_id"],
-                        "contact": entry["contact"],
-                        "hlc": entry["hlc"],
-                        "outcome": entry["outcome"],
+                        "entry_id": entry.entry_id,
+                        "officer_id": entry.officer_id,
+                        "contact": entry.contact,
+                        "hlc": entry.hlc,
+                        "outcome": entry.outcome,
                     }
                 ), None
-            if c.task_kind == "publicity" and entry["completed"]:
+            if c.task_kind == "publicity" and entry.completed:
                 return {"status": "done"}, None
         raise ConflictError(
             f"a {c.rule} conflict has no other side to prefer here; uphold it", field="decision"

@@ -13,17 +13,17 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from typing import Any
 
+from server.store.supervision_records import EscalationStep
 from server.sync.events import Subscription
 
 Key = tuple[str, str]  # (level, unit id)
 LEVEL_COLUMN = {"station": "station_id", "county": "county_id", "city": "city_id"}
 
 
-def step_key(step: dict[str, Any]) -> Key | None:
-    unit = step.get(LEVEL_COLUMN[step["level"]])
-    return (step["level"], unit) if unit else None
+def step_key(step: EscalationStep) -> Key | None:
+    unit: str | None = getattr(step, LEVEL_COLUMN[step.level])
+    return (step.level, unit) if unit else None
 
 
 class UnitNotifier:
@@ -31,13 +31,13 @@ class UnitNotifier:
         self._subs: dict[Key, set[Subscription]] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
 
-    def publish(self, steps: Iterable[dict[str, Any]]) -> None:
+    def publish(self, steps: Iterable[EscalationStep]) -> None:
         """Any thread: wake the streams the steps go to, with the newest step id."""
         newest: dict[Key, int] = {}
         for step in steps:
             key = step_key(step)
             if key is not None:
-                newest[key] = max(newest.get(key, 0), int(step["id"]))
+                newest[key] = max(newest.get(key, 0), step.id)
         self._hand_over(newest)
 
     def listener(self, units: frozenset[Key], newest_id: int) -> None:

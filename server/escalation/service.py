@@ -13,12 +13,10 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable
 from functools import partial
-from typing import Any
 
 import anyio
 
 from server.auth.principal import Principal
-from server.clock import parse_iso
 from server.escalation.notifier import LEVEL_COLUMN, Key, UnitNotifier
 from server.escalation.schemas import EscalationOut, EscalationPage
 from server.leases import JobLease
@@ -26,6 +24,7 @@ from server.logs import get_logger
 from server.settings import Settings
 from server.store.interface import Store
 from server.store.records import Role
+from server.store.supervision_records import EscalationRecord
 from server.sync.events import RETRY_MS
 
 log = get_logger("beatsync.escalation")
@@ -37,16 +36,16 @@ ROLE_LEVEL = {
 }
 
 
-def escalation_out(row: dict[str, Any]) -> EscalationOut:
+def escalation_out(step: EscalationRecord) -> EscalationOut:
     return EscalationOut(
-        id=row["id"],
-        warning_id=row["warning_id"],
-        kind=row["kind"],
-        level=row["level"],
-        due_at=parse_iso(row["due_at"]),
-        at=parse_iso(row["at"]),
-        county_id=row["county_id"],
-        station_id=row["station_id"],
+        id=step.id,
+        warning_id=step.warning_id,
+        kind=step.kind,
+        level=step.level,
+        due_at=step.due_at,
+        at=step.at,
+        county_id=step.county_id,
+        station_id=step.station_id,
     )
 
 
@@ -125,7 +124,7 @@ async def escalation_stream(
     level, unit = service.stream_key(principal)
     column = LEVEL_COLUMN[level]
 
-    def newer(after: int) -> list[dict[str, Any]]:
+    def newer(after: int) -> list[EscalationRecord]:
         return service.store.list_escalations(
             column, unit, level=level, after_id=after, limit=LIST_LIMIT
         )
@@ -135,7 +134,7 @@ async def escalation_stream(
             latest = await anyio.to_thread.run_sync(
                 lambda: service.store.list_escalations(column, unit, level=level, limit=10**9)
             )
-            since = max((r["id"] for r in latest), default=0)
+            since = max((r.id for r in latest), default=0)
         sent = since
         yield b"retry: %d\n\n" % RETRY_MS
         loop = asyncio.get_running_loop()
@@ -147,7 +146,7 @@ async def escalation_stream(
             pending = False
             rows = await anyio.to_thread.run_sync(newer, sent)
             for row in rows:
-                sent = row["id"]
+                sent = row.id
                 yield _event(escalation_out(row))
             pending = len(rows) == LIST_LIMIT or subscription.seq > sent
             if loop.time() >= next_beat:

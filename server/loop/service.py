@@ -20,13 +20,12 @@ import asyncio
 import hashlib
 import hmac
 from datetime import timedelta
-from typing import Any
 
 import anyio
 import httpx
 import msgspec
+from msgspec.structs import replace
 
-from server.clock import iso, parse_iso
 from server.errors import InputError
 from server.leases import JobLease
 from server.logs import get_logger
@@ -34,18 +33,17 @@ from server.loop.schemas import OutcomeItem, OutcomePage, WebhookStatus
 from server.metrics import Metrics
 from server.settings import Settings
 from server.store.interface import Store
+from server.store.supervision_records import OutcomeFeedRecord
 
 log = get_logger("beatsync.loop")
 WEBHOOK = "platform"
 BASE_BACKOFF_SECONDS = 5
 BATCH = 100
-_payload = msgspec.json.Decoder(dict[str, Any])
 
 
-def item_of(row: dict[str, Any]) -> OutcomeItem:
-    p = _payload.decode(row["payload"])
+def item_of(row: OutcomeFeedRecord) -> OutcomeItem:
     return msgspec.convert(
-        {**p, "feed_id": row["id"], "delivery_id": row["delivery_id"], "at": row["at"]},
+        {**row.payload, "feed_id": row.id, "delivery_id": row.delivery_id, "at": row.at},
         OutcomeItem,
         strict=False,
     )
@@ -98,11 +96,11 @@ class WebhookSender:
         s = self.store.webhook_state(WEBHOOK)
         return WebhookStatus(
             configured=bool(self.settings.webhook_url),
-            delivered=s["delivered"],
-            last_delivered_feed_id=s["last_id"],
-            attempts=s["attempts"],
-            next_attempt_at=parse_iso(s["next_attempt_at"]) if s["next_attempt_at"] else None,
-            last_error=s["last_error"],
+            delivered=s.delivered,
+            last_delivered_feed_id=s.last_id,
+            attempts=s.attempts,
+            next_attempt_at=s.next_attempt_at,
+            last_error=s.last_error,
         )
 
     def deliver_once(self) -> int:
@@ -110,14 +108,14 @@ class WebhookSender:
         many were delivered. Does nothing before a failed item's retry time."""
         if not self.settings.webhook_url:
             return 0
-        state = dict(self.store.webhook_state(WEBHOOK))
+        state = self.store.webhook_state(WEBHOOK)
         now = self.store.clock.now()
-        if state["next_attempt_at"] and now < parse_iso(state["next_attempt_at"]):
+        if state.next_attempt_at and now < state.next_attempt_at:
             return 0
         delivered = 0
         with httpx.Client(transport=self.transport, timeout=10) as client:
             while True:
-                rows = self.store.outcome_feed(None, state["last_id"], BATCH)
+                rows = self.store.outcome_feed(None, state.last_id, BATCH)
                 if not rows:
                     return delivered
                 for row in rows:
@@ -125,37 +123,39 @@ class WebhookSender:
                     if self.metrics is not None:
                         self.metrics.webhook_result(error is None)
                     if error is None:
-                        state.update(
-                            last_id=row["id"],
+                        state = replace(
+                            state,
+                            last_id=row.id,
                             attempts=0,
                             next_attempt_at=None,
                             last_error=None,
-                            delivered=state["delivered"] + 1,
+                            delivered=state.delivered + 1,
                         )
                         delivered += 1
                         self.store.save_webhook_state(state)
                         continue
-                    attempts = state["attempts"] + 1
+                    attempts = state.attempts + 1
                     wait = min(
                         BASE_BACKOFF_SECONDS * 2 ** min(attempts - 1, 30),
                         self.settings.webhook_max_backoff_seconds,
                     )
-                    state.update(
+                    state = replace(
+                        state,
                         attempts=attempts,
-                        next_attempt_at=iso(now + timedelta(seconds=wait)),
+                        next_attempt_at=now + timedelta(seconds=wait),
                         last_error=error,
                     )
                     self.store.save_webhook_state(state)
                     log.warning(
                         "webhook_failed",
-                        delivery_id=row["delivery_id"],
+                        delivery_id=row.delivery_id,
                         attempts=attempts,
                         error=error,
                         retry_in_s=wait,
                     )
                     return delivered
 
-    def _post(self, client: httpx.Client, row: dict[str, Any]) -> str | None:
+    def _post(self, client: httpx.Client, row: OutcomeFeedRecord) -> str | None:
         body = msgspec.json.encode(item_of(row))
         timestamp = str(int(self.store.clock.now().timestamp()))
         try:
@@ -164,7 +164,7 @@ class WebhookSender:
                 content=body,
                 headers={
                     "Content-Type": "application/json",
-                    "X-Beatsync-Delivery": row["delivery_id"],
+                    "X-Beatsync-Delivery": row.delivery_id,
                     "X-Beatsync-Timestamp": timestamp,
                     "X-Beatsync-Signature": sign(self.settings.webhook_secret, timestamp, body),
                 },

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from server.auth.principal import Principal
-from server.clock import parse_iso
 from server.oversight.schemas import OfficerDeviceOut, OfficerOversight, OversightPage
 from server.settings import Settings
 from server.store.interface import Store
@@ -43,15 +42,13 @@ class OversightService:
                     active=u.active,
                     devices=mine,
                     last_seen_at=max((d.last_seen for d in mine), default=None),
-                    last_push_at=parse_iso(a["last_push_at"]) if a["last_push_at"] else None,
-                    open_warnings=a["open_warnings"],
-                    overdue_warnings=a["overdue_warnings"],
-                    rejected=a["rejected"],
-                    last_rejected_code=a["last_rejected_code"],
-                    last_rejected_at=parse_iso(a["last_rejected_at"])
-                    if a["last_rejected_at"]
-                    else None,
-                    pending_uploads=a["pending_uploads"],
+                    last_push_at=a.last_push_at,
+                    open_warnings=a.open_warnings,
+                    overdue_warnings=a.overdue_warnings,
+                    rejected=a.rejected,
+                    last_rejected_code=a.last_rejected_code,
+                    last_rejected_at=a.last_rejected_at,
+                    pending_uploads=a.pending_uploads,
                 )
             )
         return OversightPage(items=items)

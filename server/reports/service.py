@@ -31,6 +31,13 @@ from server.settings import Settings
 from server.store.interface import Store
 from server.store.queries import OUTCOMES
 from server.store.records import Level, Unit
+from server.store.supervision_records import (
+    GroupValue,
+    PublicityGroupFigures,
+    WarningCounts,
+    WarningDayFigures,
+    WarningGroupFigures,
+)
 
 MAX_DAYS = 366
 MAX_TREND_DAYS = 92  # a quarter: what a chart of days still reads
@@ -111,7 +118,7 @@ class ReportService:
         )
         levels = []
         for n, group in enumerate([None, *groups]):
-            warnings = _roll_up(finest, f"g{n - 1}" if group else None)
+            warnings = _roll_up(finest, n - 1 if group else None)
             publicity = self._publicity(column, value, first, last, group)
             levels.append(
                 {
@@ -128,13 +135,7 @@ class ReportService:
         self, column: str, value: str, first: date, last: date, group: str | None
     ) -> dict[Any, PublicityFigures]:
         return {
-            r["g"]: PublicityFigures(
-                tasks=r["tasks"] or 0,
-                done=r["done"] or 0,
-                overdue=r["overdue"] or 0,
-                attendance=int(r["attendance"] or 0),
-                materials=int(r["materials"] or 0),
-            )
+            r.group: _publicity_figures(r)
             for r in self.store.publicity_figures(
                 column, value, first.isoformat(), last.isoformat(), self._today(), group
             )
@@ -206,11 +207,11 @@ class ReportService:
             self.limits,
             self.settings.report_utc_offset_minutes,
         )
-        by_day: dict[date, list[dict[str, Any]]] = {}
-        by_type: dict[str, list[dict[str, Any]]] = {}
+        by_day: dict[date, list[WarningDayFigures]] = {}
+        by_type: dict[str, list[WarningDayFigures]] = {}
         for r in rows:
-            by_day.setdefault(r["day"], []).append(r)
-            by_type.setdefault(r["fraud_type"], []).append(r)
+            by_day.setdefault(r.day, []).append(r)
+            by_type.setdefault(r.fraud_type, []).append(r)
         days = [
             _trend_day(first + timedelta(days=n), by_day.get(first + timedelta(days=n), []))
             for n in range((last - first).days + 1)
@@ -223,7 +224,7 @@ class ReportService:
                 outcomes=figures.outcomes,
             )
             for fraud_type, figures in (
-                (t, _warning_figures(parts, percentiles=False)) for t, parts in by_type.items()
+                (t, _warning_figures(parts)) for t, parts in by_type.items()
             )
         ]
         return Trend(
@@ -307,16 +308,32 @@ class ReportService:
         ]
 
 
-def _roll_up(finest: list[dict[str, Any]], field: str | None) -> dict[Any, WarningFigures]:
-    """The store's finest rows added up by one of their group values (field None: all)."""
-    parts: dict[Any, list[dict[str, Any]]] = {}
+def _roll_up(
+    finest: list[WarningGroupFigures], index: int | None
+) -> dict[GroupValue, WarningFigures]:
+    """The store's finest rows added up by one of their group values (its place in the
+    groups asked for; None: all)."""
+    parts: dict[GroupValue, list[WarningGroupFigures]] = {}
     for r in finest:
-        parts.setdefault(r[field] if field else None, []).append(r)
-    return {key: _warning_figures(rows) for key, rows in parts.items()}
+        parts.setdefault(r.group[index] if index is not None else None, []).append(r)
+    return {
+        key: _warning_figures(rows, [r.contact_minutes for r in rows])
+        for key, rows in parts.items()
+    }
 
 
-def _trend_day(day: date, rows: list[dict[str, Any]]) -> TrendDay:
-    f = _warning_figures(rows, percentiles=False)
+def _publicity_figures(r: PublicityGroupFigures) -> PublicityFigures:
+    return PublicityFigures(
+        tasks=r.tasks,
+        done=r.done,
+        overdue=r.overdue,
+        attendance=r.attendance,
+        materials=r.materials,
+    )
+
+
+def _trend_day(day: date, rows: list[WarningDayFigures]) -> TrendDay:
+    f = _warning_figures(rows)
     return TrendDay(
         day=day,
         received=f.received,
@@ -332,10 +349,14 @@ def _trend_day(day: date, rows: list[dict[str, Any]]) -> TrendDay:
     )
 
 
-def _warning_figures(rows: list[dict[str, Any]], *, percentiles: bool = True) -> WarningFigures:
-    counts = {k: sum(int(r[k] or 0) for r in rows) for k in COUNTS}
+def _warning_figures(
+    rows: Sequence[WarningCounts], runs: list[list[float]] | None = None
+) -> WarningFigures:
+    """The rows' counts added up; runs: their minutes to first contact, each ascending,
+    for the median and 90th percentile (None: neither)."""
+    counts: dict[str, int] = {k: sum(getattr(r, k) for r in rows) for k in COUNTS}
     assigned = counts["received"] - counts["cancelled"]
-    runs = [r["contact_minutes"] for r in rows] if percentiles else []
+    runs = runs or []
     return WarningFigures(
         **counts,
         assigned=assigned,
@@ -343,7 +364,7 @@ def _warning_figures(rows: list[dict[str, Any]], *, percentiles: bool = True) ->
         on_time_rate=_rate(counts["on_time"], assigned),
         contact_minutes_median=_nearest_rank(runs, 50),
         contact_minutes_p90=_nearest_rank(runs, 90),
-        outcomes={o: sum(int(r[f"outcome_{o}"] or 0) for r in rows) for o in OUTCOMES},
+        outcomes={o: sum(r.outcomes[o] for r in rows) for o in OUTCOMES},
     )
 
 

@@ -18,10 +18,6 @@ from __future__ import annotations
 
 import math
 import re
-from types import SimpleNamespace
-from typing import Any
-
-import msgspec
 
 from server.auth.principal import Principal
 from server.errors import NotFound
@@ -30,13 +26,13 @@ from server.review.schemas import Reason, ReviewItem, ReviewOut, ReviewPage
 from server.settings import Settings
 from server.store.interface import Store
 from server.store.records import Actor, Datum
+from server.store.visit_records import ReviewCandidate, VisitRecord
 from sync.protocol import Position
 
 SCAN_BATCH = 500
 SCAN_MAX = 20_000  # entries looked at per request; the cursor goes on from there
 EARTH_RADIUS_M = 6_371_000
 _ENTRY_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
-_list = msgspec.json.Decoder(list[str])
 
 
 def distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
@@ -47,18 +43,20 @@ def distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     return 2 * EARTH_RADIUS_M * math.asin(math.sqrt(a))
 
 
-def reasons_for(row: dict[str, Any], limit_m: float) -> tuple[list[Reason], float | None]:
+def reasons_for(row: ReviewCandidate, limit_m: float) -> tuple[list[Reason], float | None]:
     reasons: list[Reason] = []
-    photos = _list.decode(row["photos"])
-    flags = set(_list.decode(row["flags"]))
-    if row["contact"] == "face_to_face" and not photos:
+    flags = set(row.flags)
+    if row.contact == "face_to_face" and not row.photos:
         reasons.append(Reason.NO_PHOTO)
     distance = None
-    if row["lat"] is not None and row.get("grid_lat") is not None:
-        grid_lat, grid_lon = to_wgs84(
-            row["grid_lat"], row["grid_lon"], row.get("grid_datum") or Datum.WGS84
-        )
-        distance = round(distance_m(row["lat"], row["lon"], grid_lat, grid_lon), 1)
+    if (
+        row.lat is not None
+        and row.lon is not None
+        and row.grid_lat is not None
+        and row.grid_lon is not None
+    ):
+        grid_lat, grid_lon = to_wgs84(row.grid_lat, row.grid_lon, row.grid_datum or Datum.WGS84)
+        distance = round(distance_m(row.lat, row.lon, grid_lat, grid_lon), 1)
         if distance > limit_m:
             reasons.append(Reason.FAR_FROM_ADDRESS)
     for flag in (
@@ -70,9 +68,9 @@ def reasons_for(row: dict[str, Any], limit_m: float) -> tuple[list[Reason], floa
     ):
         if flag.value in flags:
             reasons.append(flag)
-    if row.get("conflicts"):
+    if row.conflicts:
         reasons.append(Reason.SYNC_CONFLICT)
-    if row.get("supersedes_review") == "returned":
+    if row.supersedes_review == "returned":
         reasons.append(Reason.RESUBMITTED)
     return reasons, distance
 
@@ -91,7 +89,7 @@ class ReviewService:
                 scope.column, str(scope.value), after_seq=cursor, limit=SCAN_BATCH
             )
             for row in rows:
-                cursor = row["seq"]
+                cursor = row.seq
                 reasons, distance = reasons_for(row, self.limit_m)
                 if reasons:
                     items.append(_item(row, reasons, distance))
@@ -102,9 +100,9 @@ class ReviewService:
                 return ReviewPage(items=items, next_after=cursor if len(items) == limit else None)
         return ReviewPage(items=items, next_after=cursor)
 
-    def _visible(self, principal: Principal, entry_id: str) -> dict[str, Any]:
+    def _visible(self, principal: Principal, entry_id: str) -> VisitRecord:
         visit = self.store.get_visit(entry_id) if _ENTRY_ID.match(entry_id) else None
-        if visit is None or not principal.covers(SimpleNamespace(**visit)):
+        if visit is None or not principal.covers(visit):
             raise NotFound(f"visit {entry_id} not found", field="entry_id")
         return visit
 
@@ -118,10 +116,10 @@ class ReviewService:
                 for r in self.store.review_candidates(
                     principal.jurisdiction.column,
                     str(principal.jurisdiction.value),
-                    after_seq=visit["seq"] - 1,
+                    after_seq=visit.seq - 1,
                     limit=1,
                 )
-                if r["entry_id"] == entry_id
+                if r.entry_id == entry_id
             ),
             None,
         )
@@ -133,31 +131,39 @@ class ReviewService:
             note,
             Actor(user_id=principal.user_id, device_id=principal.device_id),
         )
+        # Reviewed just now: the entry comes back with its review.
+        assert done.review_decision is not None  # noqa: S101
+        assert done.review_at is not None  # noqa: S101
         return ReviewOut(
-            entry_id=done["entry_id"],
-            task_kind=done["task_kind"],
-            task_id=done["task_id"],
-            decision=done["review_decision"],
-            note=done["review_note"],
-            reviewed_at=done["review_at"],
+            entry_id=done.entry_id,
+            task_kind=done.task_kind,
+            task_id=done.task_id,
+            decision=done.review_decision,
+            note=done.review_note,
+            reviewed_at=done.review_at,
         )
 
 
-def _item(row: dict[str, Any], reasons: list[Reason], distance: float | None) -> ReviewItem:
+def _item(row: ReviewCandidate, reasons: list[Reason], distance: float | None) -> ReviewItem:
     position = (
-        Position(lat=row["lat"], lon=row["lon"], accuracy_m=row["accuracy_m"])
-        if row["lat"] is not None
+        Position(lat=row.lat, lon=row.lon, accuracy_m=row.accuracy_m)
+        if row.lat is not None and row.lon is not None and row.accuracy_m is not None
         else None
     )
-    return msgspec.convert(
-        {
-            **{k: row[k] for k in ReviewItem.__struct_fields__ if k in row},
-            "photos": len(_list.decode(row["photos"])),
-            "position": position,
-            "distance_m": distance,
-            "reasons": reasons,
-        },
-        ReviewItem,
-        strict=False,
-        from_attributes=True,
+    return ReviewItem(
+        entry_id=row.entry_id,
+        task_kind=row.task_kind,
+        task_id=row.task_id,
+        officer_id=row.officer_id,
+        station_id=row.station_id,
+        seq=row.seq,
+        recorded_at=row.recorded_at,
+        received_at=row.received_at,
+        contact=row.contact,
+        outcome=row.outcome,
+        photos=len(row.photos),
+        position=position,
+        distance_m=distance,
+        supersedes=row.supersedes,
+        reasons=reasons,
     )

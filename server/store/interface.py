@@ -21,7 +21,7 @@ from datetime import date, datetime, timedelta
 from typing import Any, Protocol, _ProtocolMeta, runtime_checkable
 
 from server.clock import Clock
-from server.store.history_records import VisitRecord, WarningHistory
+from server.store.history_records import WarningHistory
 from server.store.queries import WarningQuery
 from server.store.records import (
     Actor,
@@ -39,8 +39,19 @@ from server.store.records import (
     User,
     WarningRecord,
 )
+from server.store.supervision_records import (
+    EscalationRecord,
+    EscalationStep,
+    OfficerActivity,
+    OutcomeFeedRecord,
+    PublicityGroupFigures,
+    WarningDayFigures,
+    WarningGroupFigures,
+    WebhookState,
+)
 from server.store.sync_records import ConflictRecord, PullRows, PushContext, RejectedMutation
 from server.store.upload_records import ClaimedPhoto, PhotoRecord, UploadRecord
+from server.store.visit_records import ReviewCandidate, VisitRecord
 from sync.protocol import MutationResult, RecordVisit, SetField
 
 
@@ -51,6 +62,10 @@ class CoreStore(Protocol):
 
     def close(self) -> None: ...
     def applied_migrations(self) -> list[str]: ...
+    def known_migrations(self) -> list[str]:
+        """Every migration this release's code has for this backend, in order."""
+        ...
+
     def current_seq(self) -> int:
         """The highest sequence number handed out so far."""
         ...
@@ -211,9 +226,9 @@ class SyncStore(Protocol):
         audit id) after each commit that appended to the audit log."""
         ...
 
-    def on_escalation(self, listener: Callable[[list[dict[str, Any]]], None]) -> None:
-        """listener(steps: each one's id, level, city_id, county_id and station_id, as
-        `escalate` returns them) within a second of their recording by any process on this
+    def on_escalation(self, listener: Callable[[list[EscalationStep]], None]) -> None:
+        """listener(steps: each one's id, level and unit ids; `escalate` returns them
+        whole) within a second of their recording by any process on this
         database.
 
         on_scope_change and on_audit listeners hear other processes' commits within the
@@ -278,7 +293,9 @@ class SyncStore(Protocol):
     def list_rejected_mutations(
         self, column: str, value: str | int, *, after_id: int = 0, limit: int = 100
     ) -> list[RejectedMutation]: ...
-    def visit_logs_for(self, kind: str, task_id: int) -> list[dict[str, Any]]: ...
+    def visit_logs_for(self, kind: str, task_id: int) -> list[VisitRecord]:
+        """A task's visit log, oldest first, without reviews."""
+        ...
 
 
 class SupervisionStore(Protocol):
@@ -296,14 +313,14 @@ class SupervisionStore(Protocol):
         now: datetime,
         limits: dict[str, tuple[int, int]],
         groups: Sequence[str],
-    ) -> list[dict[str, Any]]:
+    ) -> list[WarningGroupFigures]:
         """Figures per (group...) of the warnings received in [start, end) in the unit
-        (`column` = `value`), one row per group met with its values under g0, g1...:
-        received, cancelled, visited, face_to_face, on_time, late, overdue (at `now`),
-        closed, amount_prevented, outcome_<name> per outcome, and contact_minutes (minutes
-        from dispatch to first contact of each visited warning, ascending). A group is a
-        unit column or 'officer' (who recorded the outcome, else the assignee). Raises
-        ValueError for any other column or group."""
+        (`column` = `value`), one per group met, its values in `group` in the order of
+        `groups`: received, cancelled, visited, face_to_face, on_time, late, overdue (at
+        `now`), closed, amount_prevented, outcomes (every outcome's count), and
+        contact_minutes (minutes from dispatch to first contact of each visited warning,
+        ascending). A group is a unit column or 'officer' (who recorded the outcome, else
+        the assignee). Raises ValueError for any other column or group."""
         ...
 
     def warning_trend(
@@ -315,11 +332,11 @@ class SupervisionStore(Protocol):
         now: datetime,
         limits: dict[str, tuple[int, int]],
         utc_offset_minutes: int,
-    ) -> list[dict[str, Any]]:
+    ) -> list[WarningDayFigures]:
         """Figures per local day (at `utc_offset_minutes` from UTC) and fraud type of the
-        warnings received in [start, end) in the unit, one row per pair met, under `day`
-        (a date) and `fraud_type`: the columns of warning_figures, counted the same way,
-        but no contact_minutes. Raises ValueError for a column it cannot scope by."""
+        warnings received in [start, end) in the unit, one per pair met: the counts of
+        warning_figures, counted the same way, but no contact_minutes. Raises ValueError
+        for a column it cannot scope by."""
         ...
 
     def publicity_figures(
@@ -330,10 +347,10 @@ class SupervisionStore(Protocol):
         last_day: str,
         today: str,
         group: str | None,
-    ) -> list[dict[str, Any]]: ...
+    ) -> list[PublicityGroupFigures]: ...
     def escalate(
         self, limits: dict[str, tuple[int, int]], step_minutes: int
-    ) -> list[dict[str, Any]]:
+    ) -> list[EscalationRecord]:
         """Record every escalation step due now, once each, audited; return the new ones."""
         ...
 
@@ -350,11 +367,14 @@ class SupervisionStore(Protocol):
         warning_id: int | None = None,
         after_id: int = 0,
         limit: int = 100,
-    ) -> list[dict[str, Any]]: ...
+    ) -> list[EscalationRecord]: ...
     def review_candidates(
         self, column: str, value: str, *, after_seq: int, limit: int
-    ) -> list[dict[str, Any]]: ...
-    def get_visit(self, entry_id: str) -> dict[str, Any] | None: ...
+    ) -> list[ReviewCandidate]: ...
+    def get_visit(self, entry_id: str) -> VisitRecord | None:
+        """The entry with its review (decision, note, time), if it has one."""
+        ...
+
     def review_visit(
         self,
         entry_id: str,
@@ -362,19 +382,20 @@ class SupervisionStore(Protocol):
         reasons: Sequence[str],
         note: str | None,
         actor: Actor,
-    ) -> dict[str, Any]:
-        """Raises NotFound, ConflictError; bumps the task's version and seq, audited."""
+    ) -> VisitRecord:
+        """The entry as get_visit reads it after its review. Raises NotFound,
+        ConflictError; bumps the task's version and seq, audited."""
         ...
 
     def set_grid_positions(self, positions: Sequence[tuple[str, float, float]]) -> int: ...
     def outcome_feed(
         self, client_id: int | None, after_id: int, limit: int
-    ) -> list[dict[str, Any]]: ...
-    def webhook_state(self, name: str) -> dict[str, Any]: ...
-    def save_webhook_state(self, state: dict[str, Any]) -> None: ...
+    ) -> list[OutcomeFeedRecord]: ...
+    def webhook_state(self, name: str) -> WebhookState: ...
+    def save_webhook_state(self, state: WebhookState) -> None: ...
     def officer_activity(
         self, officer_ids: Sequence[int], now: datetime, limits: dict[str, tuple[int, int]]
-    ) -> dict[int, dict[str, Any]]: ...
+    ) -> dict[int, OfficerActivity]: ...
     def publicity_sessions(self, task_id: int) -> list[VisitRecord]:
         """A publicity task's visit log (what was held: attendance, materials, photos),
         each entry with its review, oldest first."""

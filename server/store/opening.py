@@ -8,15 +8,25 @@ from server.store.interface import Store
 
 
 def open_store(path: str, clock: Clock, *, migrate: bool = True) -> Store:
-    """Open the store at path (SQLite, the default), creating it if new.
+    """Open the store at path: a SQLite file (the default), created if new, or a
+    PostgreSQL database named by its URL (postgresql://...).
 
     migrate=False is for serving: an existing database with pending migrations raises
     server.store.errors.PendingMigrations instead of being migrated under the feet of
     other nodes still running the older release. An unreachable one raises StoreUnavailable.
     """
+    if is_postgres(path):
+        from server.store.postgres.store import PostgresStore
+
+        return PostgresStore(path, clock, migrate=migrate)
     from server.store.sqlite import SQLiteStore
 
     return SQLiteStore(path, clock, migrate=migrate)
+
+
+def is_postgres(location: str) -> bool:
+    """A PostgreSQL URL (BEATSYNC_DATABASE_URL) rather than a SQLite file's path."""
+    return location.startswith(("postgresql://", "postgres://"))
 
 
 def pending_migrations(location: str) -> list[str]:
@@ -29,6 +39,14 @@ def pending_migrations(location: str) -> list[str]:
 
     from server.store import migrations
 
+    if is_postgres(location):
+        import psycopg
+
+        from server.store.postgres import schema
+
+        with psycopg.connect(location, autocommit=True, connect_timeout=10) as pg:
+            have = set(schema.applied(pg))
+        return [name for name in schema.known() if name not in have]
     if not Path(location).exists():
         return migrations.known()
     conn = sqlite3.connect(f"file:{location}?mode=ro", uri=True)

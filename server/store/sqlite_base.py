@@ -25,12 +25,16 @@ from server.store.checkpoint import BACKSTOP_PAGES, wal_checkpointer
 from server.store.errors import PendingMigrations, StoreUnavailable, register_unavailable
 from server.store.peer_commits import PeerCommitWatcher
 from server.store.records import Actor, AuditEntry, AuditItem, AuditVerdict, UnitKey
+from server.store.supervision_records import EscalationStep
+from server.store.visit_records import VisitRecord
 
 T = TypeVar("T")
+V = TypeVar("V", bound=VisitRecord)
 
 GENESIS_HASH = "0" * 64
 _encode = msgspec.json.Encoder(order="sorted").encode
 _decode_obj = msgspec.json.Decoder(dict[str, Any]).decode
+_decode_list = msgspec.json.Decoder(list[Any]).decode
 
 
 def connect(path: str | Path, *, readonly: bool = False) -> sqlite3.Connection:
@@ -57,6 +61,13 @@ def to_record(row: Mapping[str, Any], kind: type[T]) -> T:
     return msgspec.convert(row, kind, strict=False)
 
 
+def visit_record(row: Mapping[str, Any], kind: type[V]) -> V:
+    """A visit_logs row (with whatever columns the reader joined) as its record: its
+    photos, flags and materials are JSON text in the table."""
+    lists = {k: _decode_list(row[k]) for k in ("photos", "flags", "materials")}
+    return to_record({**row, **lists}, kind)
+
+
 def audit_hash(prev_hash: str, body: Mapping[str, Any]) -> str:
     return hashlib.sha256(prev_hash.encode() + _encode(body)).hexdigest()
 
@@ -74,9 +85,40 @@ register_unavailable(_sqlite_unavailable)
 
 
 class SQLiteBase:
+    # Whether a result column holds one type, whatever the row (not SQLite's way).
+    _typed_columns = False
+
+    @staticmethod
+    def _json_items(column: str) -> str:
+        """A table of a JSON array column's items, for a FROM list (alias: item.value)."""
+        return f"json_each({column})"
+
+    @staticmethod
+    def _json_item(alias: str, key: str) -> str:
+        """An item's member `key`, as a number, from `_json_items`."""
+        return f"json_extract({alias}.value, '$.{key}')"
+
     def __init__(self, path: str | Path, clock: Clock, *, migrate: bool = True) -> None:
         self.path = str(path)
         self.clock = clock
+        self._write_lock = threading.Lock()
+        self._open()
+        self._listeners: list[Callable[[frozenset[int], int], None]] = []
+        self._touched: set[int] = set()
+        self._audit_listeners: list[Callable[[frozenset[UnitKey], int], None]] = []
+        self._audited: dict[UnitKey, int] = {}
+        self._escalation_listeners: list[Callable[[list[EscalationStep]], None]] = []
+        self._watcher: PeerCommitWatcher | None = None
+        self._watch_marks: tuple[int, int, int] = (0, 0, 0)
+        if not migrate:
+            self._refuse_pending()
+        self.migrations_applied_now = self._migrate()
+
+    # -- connections -------------------------------------------------------------------
+    # What another SQL backend replaces (server/store/postgres/store.py): how connections
+    # are opened and closed, how a write begins, what follows a commit, and migrations.
+
+    def _open(self) -> None:
         try:
             self._writer = connect(self.path)
         except sqlite3.OperationalError as exc:
@@ -86,22 +128,24 @@ class SQLiteBase:
         # keeps those pages in memory between transactions.
         self._writer.execute("PRAGMA cache_size = -32768")
         self._checkpointer = wal_checkpointer(self.path)
-        self._write_lock = threading.Lock()
         self._local = threading.local()
         self._all_readers: list[sqlite3.Connection] = []
         self._readers_lock = threading.Lock()
-        self._listeners: list[Callable[[frozenset[int], int], None]] = []
-        self._touched: set[int] = set()
-        self._audit_listeners: list[Callable[[frozenset[UnitKey], int], None]] = []
-        self._audited: dict[UnitKey, int] = {}
-        self._escalation_listeners: list[Callable[[list[dict[str, Any]]], None]] = []
-        self._watcher: PeerCommitWatcher | None = None
-        self._watch_marks: tuple[int, int, int] = (0, 0, 0)
-        if not migrate:
-            self._refuse_pending()
-        self.migrations_applied_now = self._migrate()
 
-    # -- connections -------------------------------------------------------------------
+    def _close_connections(self) -> None:
+        self._checkpointer.close()
+        with self._readers_lock:
+            for conn in self._all_readers:
+                conn.close()
+            self._all_readers.clear()
+        self._local = threading.local()
+        self._writer.close()
+
+    def _begin_write(self, conn: sqlite3.Connection) -> None:
+        conn.execute("BEGIN IMMEDIATE")
+
+    def _committed(self) -> None:
+        self._checkpointer.poke()
 
     def _reader(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
@@ -144,7 +188,7 @@ class SQLiteBase:
             conn = self._writer
             self._touched = set()
             self._audited = {}
-            conn.execute("BEGIN IMMEDIATE")
+            self._begin_write(conn)
             try:
                 yield conn
             except BaseException:
@@ -153,7 +197,7 @@ class SQLiteBase:
             conn.execute("COMMIT")
             touched, self._touched = frozenset(self._touched), set()
             audited, self._audited = self._audited, {}
-        self._checkpointer.poke()
+        self._committed()
         if touched:
             head = self.current_seq()
             for listener in self._listeners:
@@ -178,7 +222,7 @@ class SQLiteBase:
         self._audit_listeners.append(listener)
         self._watch_peers()
 
-    def on_escalation(self, listener: Callable[[list[dict[str, Any]]], None]) -> None:
+    def on_escalation(self, listener: Callable[[list[EscalationStep]], None]) -> None:
         """Call listener(steps: id, level and unit ids) when escalation steps are recorded,
         by this process or another on the same database, within a second."""
         self._escalation_listeners.append(listener)
@@ -234,11 +278,14 @@ class SQLiteBase:
             for audit_listener in self._audit_listeners:
                 audit_listener(units, new_audit)
         if new_steps > steps:
-            recorded = self._query(
-                "SELECT id, level, city_id, county_id, station_id FROM escalations"
-                " WHERE id > ? AND id <= ?",
-                (steps, new_steps),
-            )
+            recorded = [
+                to_record(r, EscalationStep)
+                for r in self._query(
+                    "SELECT id, level, city_id, county_id, station_id FROM escalations"
+                    " WHERE id > ? AND id <= ?",
+                    (steps, new_steps),
+                )
+            ]
             for escalation_listener in self._escalation_listeners:
                 escalation_listener(recorded)
         self._watch_marks = (new_changes, new_audit, new_steps)
@@ -246,13 +293,7 @@ class SQLiteBase:
     def close(self) -> None:
         if self._watcher is not None:
             self._watcher.close()
-        self._checkpointer.close()
-        with self._readers_lock:
-            for conn in self._all_readers:
-                conn.close()
-            self._all_readers.clear()
-        self._local = threading.local()
-        self._writer.close()
+        self._close_connections()
 
     def _migrate(self) -> list[str]:
         # sqlite-utils wants plain tuple rows, so migrations get a connection of their own,
@@ -272,6 +313,9 @@ class SQLiteBase:
         if applied and pending:
             self._writer.close()
             raise PendingMigrations(self.path, pending)
+
+    def known_migrations(self) -> list[str]:
+        return migrations.known()
 
     def applied_migrations(self) -> list[str]:
         conn = sqlite3.connect(self.path, isolation_level=None, timeout=10)

@@ -24,19 +24,25 @@ import msgspec
 
 from server.clock import iso, parse_iso
 from server.errors import ConflictError, NotFound
-from server.store.history_records import (
-    EscalationRecord,
-    OutcomeFeedRecord,
-    VisitRecord,
-    WarningHistory,
-)
+from server.store.history_records import WarningHistory
 from server.store.overdue import Limits, overdue_sql
 from server.store.queries import OUTCOMES
 from server.store.records import Actor, AuditEntry, WarningRecord
-from server.store.sqlite_base import _audit_row, to_record
+from server.store.sqlite_base import _audit_row, to_record, visit_record
 from server.store.sqlite_claims import SQLiteClaims
 from server.store.sqlite_scope import SQLiteScope
+from server.store.supervision_records import (
+    EscalationRecord,
+    GroupValue,
+    OfficerActivity,
+    OutcomeFeedRecord,
+    PublicityGroupFigures,
+    WarningDayFigures,
+    WarningGroupFigures,
+    WebhookState,
+)
 from server.store.sync_records import ConflictRecord
+from server.store.visit_records import ReviewCandidate, VisitRecord
 
 UNIT_COLUMNS = frozenset({"city_id", "county_id", "station_id"})
 GROUP_COLUMNS = frozenset({"city_id", "county_id", "station_id", "officer"})
@@ -159,7 +165,7 @@ def _figures_sql(column: str, keys: Sequence[str], slots: int, *, dense: bool) -
 
 
 def _unit_figures_sql(
-    column: str, group: str | None, known: int, slots: int, *, dense: bool
+    column: str, group: str | None, known: int, slots: int, *, dense: bool, typed: bool = False
 ) -> str:
     """One row per warning: minutes from dispatch to first contact (meaningful only when
     its bits say visited), then one integer: its figure bits, its group's place among
@@ -167,7 +173,10 @@ def _unit_figures_sql(
     A group value not among :k1... comes as the JSON text [bits, value, amount] instead;
     an amount past what the integer holds turns it into a REAL (SQLite's overflow), for
     the caller to read the slow way. Two columns, and neither strings nor CASE around
-    minutes or amount: each column a city-month fetches costs it tens of milliseconds."""
+    minutes or amount: each column a city-month fetches costs it tens of milliseconds.
+
+    typed: for a database whose column holds one type (PostgreSQL), the key is always
+    text, the integer's digits or the JSON list."""
     bits = _bits_sql(slots, slotted=True)
     amount = f"coalesce(w.outcome_amount, 0) * {1 << AMOUNT_SHIFT}"
     if group is None:
@@ -180,6 +189,11 @@ def _unit_figures_sql(
         f"coalesce(({bits}) + ({place} << {GROUP_SHIFT}) + {amount},"
         f" json_array({bits}, w.{group}, w.outcome_amount))"
     )
+    if typed:
+        key = (
+            f"CASE WHEN {place} IS NULL THEN json_array({bits}, w.{group}, w.outcome_amount)"
+            f" ELSE (({bits}) + ({place} << {GROUP_SHIFT}) + {amount})::text END"
+        )
     return _scan_sql(column, f"{_MINUTES}, {key}", dense=dense)
 
 
@@ -210,13 +224,13 @@ class SQLiteSupervision(SQLiteScope, SQLiteClaims):
         now: datetime,
         limits: Limits,
         groups: Sequence[str],
-    ) -> list[dict[str, Any]]:
+    ) -> list[WarningGroupFigures]:
         """Figures per (group...) for warnings received in [start, end) in the unit.
 
-        One row per group met, its values under g0, g1...; columns: received, cancelled,
-        visited, face_to_face, on_time, late, overdue, closed, amount_prevented and one
-        per outcome (outcome_<name>), all over non-cancelled warnings except received and
-        cancelled; and contact_minutes: the minutes from dispatch (dispatched_at, or the
+        One per group met, its values in `group`: received, cancelled, visited,
+        face_to_face, on_time, late, overdue, closed, amount_prevented and each outcome's
+        count, all over non-cancelled warnings except received and cancelled; and
+        contact_minutes: the minutes from dispatch (dispatched_at, or the
         arrival when the warning waited in a queue) to first contact of each visited
         warning, ascending, for nearest-rank percentiles. Raises ValueError for a column
         or group it cannot scope or group by.
@@ -256,7 +270,7 @@ class SQLiteSupervision(SQLiteScope, SQLiteClaims):
         group: str | None,
         by_slot: Sequence[int],
         params: dict[str, Any],
-    ) -> list[dict[str, Any]] | None:
+    ) -> list[WarningGroupFigures] | None:
         """warning_figures in total or by one unit column, as the console's ranking asks
         it of a city-month within a second; None where an amount is past what the packed
         key holds (see _unit_figures_sql). A row is filed under its key with one append,
@@ -282,7 +296,9 @@ class SQLiteSupervision(SQLiteScope, SQLiteClaims):
             value,
             start,
             end,
-            lambda dense: _unit_figures_sql(column, group, len(known), len(by_slot), dense=dense),
+            lambda dense: _unit_figures_sql(
+                column, group, len(known), len(by_slot), dense=dense, typed=self._typed_columns
+            ),
             params,
         ):
             for minutes, key in rows:
@@ -303,7 +319,7 @@ class SQLiteSupervision(SQLiteScope, SQLiteClaims):
         now: datetime,
         limits: Limits,
         utc_offset_minutes: int,
-    ) -> list[dict[str, Any]]:
+    ) -> list[WarningDayFigures]:
         """Figures per (local day, fraud type) for warnings received in [start, end) in
         the unit, counted exactly as warning_figures counts them; without minutes to
         first contact. Raises ValueError for a column it cannot scope by."""
@@ -325,12 +341,14 @@ class SQLiteSupervision(SQLiteScope, SQLiteClaims):
             day = epoch + timedelta(days=packed >> DAY_SHIFT)
             figures = out.get((day, fraud_type))
             if figures is None:
-                figures = out[(day, fraud_type)] = _empty_figures(())
-                figures.update(day=day, fraud_type=fraud_type, amount_prevented=0)
+                figures = out[(day, fraud_type)] = _empty_figures()
             _count(figures, packed & ((1 << DAY_SHIFT) - 1), n)
             if amount:
                 figures["amount_prevented"] += amount * n
-        return list(out.values())
+        return [
+            WarningDayFigures(day=day, fraud_type=fraud_type, **_counts(figures))
+            for (day, fraud_type), figures in out.items()
+        ]
 
     def _scan(
         self,
@@ -372,7 +390,7 @@ class SQLiteSupervision(SQLiteScope, SQLiteClaims):
         last_day: str,
         today: str,
         group: str | None,
-    ) -> list[dict[str, Any]]:
+    ) -> list[PublicityGroupFigures]:
         """Publicity tasks whose window overlaps [first_day, last_day] (local dates):
         tasks, done, overdue (open past window_end), attendance and materials from visit
         entries not superseded. Group: a unit column, 'officer' (by assignee; attendance
@@ -405,10 +423,9 @@ class SQLiteSupervision(SQLiteScope, SQLiteClaims):
             f" AND v.task_id = t.id WHERE {task_where} AND NOT EXISTS (SELECT 1 FROM"
             " visit_logs s WHERE s.supersedes = v.entry_id)"
         )
-        out: dict[Any, dict[str, Any]] = {}
+        out: dict[GroupValue, dict[str, Any]] = {}
         for r in self._query(tasks_sql, [today, *base]):
             out[r["g"]] = {
-                "g": r["g"],
                 "tasks": r["tasks"],
                 "done": r["done"],
                 "overdue": r["overdue"],
@@ -420,20 +437,25 @@ class SQLiteSupervision(SQLiteScope, SQLiteClaims):
             f" {visits_from} GROUP BY g",
             base,
         ):
-            out.setdefault(r["g"], _empty_publicity(r["g"]))["attendance"] = r["attendance"]
+            out.setdefault(r["g"], _empty_publicity())["attendance"] = r["attendance"]
+        items = f", {self._json_items('v.materials')} m WHERE"
         for r in self._query(
             f"SELECT {g_visit} AS g,"
-            " coalesce(sum(json_extract(m.value, '$.count')), 0) AS materials"
-            f" {visits_from.replace('WHERE', ', json_each(v.materials) m WHERE', 1)}"
+            f" coalesce(sum({self._json_item('m', 'count')}), 0) AS materials"
+            f" {visits_from.replace('WHERE', items, 1)}"
             " GROUP BY g",
             base,
         ):
-            out.setdefault(r["g"], _empty_publicity(r["g"]))["materials"] = r["materials"]
-        return list(out.values())
+            out.setdefault(r["g"], _empty_publicity())["materials"] = r["materials"]
+        # SQL's sums may come as NULL or REAL: whole numbers, as the reports count them.
+        return [
+            PublicityGroupFigures(group=g, **{k: int(v or 0) for k, v in figures.items()})
+            for g, figures in out.items()
+        ]
 
     # -- escalation ------------------------------------------------------------------------
 
-    def escalate(self, limits: Limits, step_minutes: int) -> list[dict[str, Any]]:
+    def escalate(self, limits: Limits, step_minutes: int) -> list[EscalationRecord]:
         """Record every escalation step now due; return the new steps, oldest first.
 
         A warning with no first contact `limits[risk][0]` minutes after it arrived goes to
@@ -461,7 +483,7 @@ class SQLiteSupervision(SQLiteScope, SQLiteClaims):
             return []
         found.sort(key=lambda f: (f[3], f[0]))
         at = iso(now)
-        created: list[dict[str, Any]] = []
+        created: list[EscalationRecord] = []
         with self.transaction() as conn:
             audit = []
             for warning_id, kind, level, due, r in found:
@@ -482,7 +504,7 @@ class SQLiteSupervision(SQLiteScope, SQLiteClaims):
                 ).fetchone()
                 if row is None:
                     continue
-                created.append(row)
+                created.append(to_record(row, EscalationRecord))
                 audit.append(
                     (
                         "warning.escalate",
@@ -518,7 +540,7 @@ class SQLiteSupervision(SQLiteScope, SQLiteClaims):
         warning_id: int | None = None,
         after_id: int = 0,
         limit: int = 100,
-    ) -> list[dict[str, Any]]:
+    ) -> list[EscalationRecord]:
         if column not in UNIT_COLUMNS:
             raise ValueError(f"cannot scope by {column}")
         where = [f"{column} = ?", "id > ?"]
@@ -530,23 +552,24 @@ class SQLiteSupervision(SQLiteScope, SQLiteClaims):
             where.append("warning_id = ?")
             params.append(warning_id)
         params.append(limit)
-        return self._query(
+        rows = self._query(
             f"SELECT * FROM escalations WHERE {' AND '.join(where)} ORDER BY id LIMIT ?",  # noqa: S608
             params,
         )
+        return [to_record(r, EscalationRecord) for r in rows]
 
     # -- review ----------------------------------------------------------------------------
 
     def review_candidates(
         self, column: str, value: str, *, after_seq: int, limit: int
-    ) -> list[dict[str, Any]]:
+    ) -> list[ReviewCandidate]:
         """Visit entries in the unit, after `after_seq`, that are neither superseded nor
         reviewed, with what deciding their reasons needs: the grid's centroid (in its own
         datum; the caller converts), open conflicts naming the entry, and the review of
         the entry it supersedes."""
         if column not in UNIT_COLUMNS:
             raise ValueError(f"cannot scope by {column}")
-        return self._query(
+        rows = self._query(
             "SELECT v.*, gp.lat AS grid_lat, gp.lon AS grid_lon, gp.datum AS grid_datum,"  # noqa: S608
             " (SELECT count(*) FROM conflicts c WHERE c.entry_id = v.entry_id) AS conflicts,"
             " (SELECT decision FROM visit_reviews pr WHERE pr.entry_id = v.supersedes)"
@@ -561,14 +584,16 @@ class SQLiteSupervision(SQLiteScope, SQLiteClaims):
             " ORDER BY v.seq LIMIT ?",
             (value, after_seq, limit),
         )
+        return [visit_record(r, ReviewCandidate) for r in rows]
 
-    def get_visit(self, entry_id: str) -> dict[str, Any] | None:
-        return self._one(
+    def get_visit(self, entry_id: str) -> VisitRecord | None:
+        row = self._one(
             "SELECT v.*, r.decision AS review_decision, r.note AS review_note,"
             " r.reviewed_at AS review_at FROM visit_logs v"
             " LEFT JOIN visit_reviews r ON r.entry_id = v.entry_id WHERE v.entry_id = ?",
             (entry_id,),
         )
+        return visit_record(row, VisitRecord) if row else None
 
     def review_visit(
         self,
@@ -577,7 +602,7 @@ class SQLiteSupervision(SQLiteScope, SQLiteClaims):
         reasons: Sequence[str],
         note: str | None,
         actor: Actor,
-    ) -> dict[str, Any]:
+    ) -> VisitRecord:
         """Approve or return a visit entry, once. Returning it bumps its task's version and
         seq and refreshes the scopes holding it, so the officer's phone gets the verdict on
         its next pull. Raises NotFound, ConflictError (reviewed or superseded already)."""
@@ -647,9 +672,9 @@ class SQLiteSupervision(SQLiteScope, SQLiteClaims):
                 (seq, now, visit["task_id"]),
             )
             self._refresh_scopes(conn, [(visit["task_kind"], visit["task_id"], seq)])
-        row = self.get_visit(entry_id)
-        assert row is not None  # noqa: S101 - written above
-        return row
+        reviewed = self.get_visit(entry_id)
+        assert reviewed is not None  # noqa: S101 - written above
+        return reviewed
 
     def set_grid_positions(self, positions: Sequence[tuple[str, float, float]]) -> int:
         """Set grids' centroids (code, lat, lon) in WGS-84, as the demo knows them."""
@@ -666,29 +691,26 @@ class SQLiteSupervision(SQLiteScope, SQLiteClaims):
 
     def outcome_feed(
         self, client_id: int | None, after_id: int, limit: int
-    ) -> list[dict[str, Any]]:
+    ) -> list[OutcomeFeedRecord]:
         """Outcome items after `after_id`, oldest first (one platform client, or all)."""
         if client_id is None:
-            return self._query(
+            rows = self._query(
                 "SELECT * FROM outcome_feed WHERE id > ? ORDER BY id LIMIT ?", (after_id, limit)
             )
-        return self._query(
-            "SELECT * FROM outcome_feed WHERE client_id = ? AND id > ? ORDER BY id LIMIT ?",
-            (client_id, after_id, limit),
-        )
+        else:
+            rows = self._query(
+                "SELECT * FROM outcome_feed WHERE client_id = ? AND id > ? ORDER BY id LIMIT ?",
+                (client_id, after_id, limit),
+            )
+        return [_outcome_record(r) for r in rows]
 
-    def webhook_state(self, name: str) -> dict[str, Any]:
+    def webhook_state(self, name: str) -> WebhookState:
         row = self._one("SELECT * FROM webhook_state WHERE name = ?", (name,))
-        return row or {
-            "name": name,
-            "last_id": 0,
-            "attempts": 0,
-            "next_attempt_at": None,
-            "last_error": None,
-            "delivered": 0,
-        }
+        return to_record(row, WebhookState) if row else WebhookState(name=name)
 
-    def save_webhook_state(self, state: dict[str, Any]) -> None:
+    def save_webhook_state(self, state: WebhookState) -> None:
+        at = state.next_attempt_at
+        params = msgspec.structs.asdict(state) | {"next_attempt_at": iso(at) if at else None}
         with self.transaction() as conn:
             conn.execute(
                 "INSERT INTO webhook_state (name, last_id, attempts, next_attempt_at,"
@@ -697,7 +719,7 @@ class SQLiteSupervision(SQLiteScope, SQLiteClaims):
                 " last_id = excluded.last_id, attempts = excluded.attempts,"
                 " next_attempt_at = excluded.next_attempt_at,"
                 " last_error = excluded.last_error, delivered = excluded.delivered",
-                state,
+                params,
             )
 
     # -- a warning's history ---------------------------------------------------------------
@@ -710,7 +732,7 @@ class SQLiteSupervision(SQLiteScope, SQLiteClaims):
             " WHERE v.task_kind = 'publicity' AND v.task_id = ? ORDER BY v.seq",
             (task_id,),
         )
-        return [_visit_record(v) for v in rows]
+        return [visit_record(v, VisitRecord) for v in rows]
 
     def warning_history(self, warning_id: int) -> WarningHistory | None:
         """Everything recorded about one warning, in one read transaction, so that its
@@ -759,7 +781,7 @@ class SQLiteSupervision(SQLiteScope, SQLiteClaims):
         return WarningHistory(
             warning=to_record(row, WarningRecord),
             audit=entries,
-            visits=[_visit_record(v) for v in visits],
+            visits=[visit_record(v, VisitRecord) for v in visits],
             conflicts=[
                 to_record(
                     {
@@ -773,10 +795,7 @@ class SQLiteSupervision(SQLiteScope, SQLiteClaims):
                 for c in conflicts
             ],
             escalations=[to_record(e, EscalationRecord) for e in escalations],
-            outcomes=[
-                to_record({**o, "payload": _json_object(o["payload"])}, OutcomeFeedRecord)
-                for o in outcomes
-            ],
+            outcomes=[_outcome_record(o) for o in outcomes],
             user_names=names,
         )
 
@@ -784,25 +803,15 @@ class SQLiteSupervision(SQLiteScope, SQLiteClaims):
 
     def officer_activity(
         self, officer_ids: Sequence[int], now: datetime, limits: Limits
-    ) -> dict[int, dict[str, Any]]:
+    ) -> dict[int, OfficerActivity]:
         """Per officer: last push, rejected mutations (count, last code and time), open and
         overdue warnings, and pending photo uploads when that table exists."""
-        out: dict[int, dict[str, Any]] = {
-            o: {
-                "last_push_at": None,
-                "rejected": 0,
-                "last_rejected_code": None,
-                "last_rejected_at": None,
-                "open_warnings": 0,
-                "overdue_warnings": 0,
-                "pending_uploads": None,
-            }
-            for o in officer_ids
-        }
+        out: dict[int, OfficerActivity] = {}
         overdue, overdue_params = overdue_sql(now, limits)
         uploads = self._has_table("photo_claims")
         for officer in officer_ids:
-            row = out[officer]
+            # What is not found keeps OfficerActivity's default.
+            row: dict[str, Any] = {}
             last = self._one("SELECT last_push_at AS at FROM users WHERE id = ?", (officer,))
             row["last_push_at"] = last["at"] if last else None
             rej = self._one(
@@ -828,6 +837,7 @@ class SQLiteSupervision(SQLiteScope, SQLiteClaims):
                 row["overdue_warnings"] = counts["overdue"] or 0
             if uploads:
                 row["pending_uploads"] = self._pending_uploads(officer)
+            out[officer] = to_record(row, OfficerActivity)
         return out
 
     def _has_table(self, name: str) -> bool:
@@ -874,30 +884,33 @@ class _Tally:
             if row[1]:
                 counts[0] += row[1]
 
-    def figures(self) -> list[dict[str, Any]]:
-        out = {key: _empty_figures(key) for key in self.sums}
+    def figures(self) -> list[WarningGroupFigures]:
+        out = {key: _empty_figures() for key in self.sums}
         for bits_and_key, n in self.bits.items():
             _count(out[bits_and_key[1:]], bits_and_key[0], n)
+        rows = []
         for key, (minutes, (amount, on_time, late)) in self.sums.items():
             figures = out[key]
             figures["amount_prevented"] = amount
             figures["on_time"] += on_time
             figures["late"] += late
             minutes.sort()
-            figures["contact_minutes"] = minutes
-        return list(out.values())
+            rows.append(WarningGroupFigures(group=key, contact_minutes=minutes, **_counts(figures)))
+        return rows
 
 
 def _unit_rows(
     runs: dict[Any, list[Any]], known: Sequence[Any] | None, by_slot: Sequence[int]
-) -> list[dict[str, Any]]:
+) -> list[WarningGroupFigures]:
     """The rows of warning_figures from _unit_figures_sql's minutes by key (known: the
     groups by place, None for the total)."""
     out: dict[tuple[Any, ...], dict[str, Any]] = {}
     # Per group, per slot (0: decided in SQL), its visited keys' minutes: one sort per
     # slot decides on time or late by bisection, and a group's few slots merge cheaply.
     minutes_of: dict[tuple[Any, ...], dict[int, list[Any]]] = {}
-    for key, run in runs.items():
+    for stored, run in runs.items():
+        # A typed database's digits are the integer key (see _unit_figures_sql).
+        key = int(stored) if isinstance(stored, str) and stored[:1] != "[" else stored
         if isinstance(key, str):
             bits, raw, amount = _json_list(key)
             g: tuple[Any, ...] = (raw,)
@@ -906,8 +919,7 @@ def _unit_rows(
             g = () if known is None else (known[((key >> GROUP_SHIFT) & PLACES) - 1],)
         figures = out.get(g)
         if figures is None:
-            figures = out[g] = _empty_figures(g)
-            figures["amount_prevented"] = 0
+            figures = out[g] = _empty_figures()
             minutes_of[g] = {}
         _count(figures, bits, len(run))
         if bits & CANCELLED:
@@ -916,6 +928,7 @@ def _unit_rows(
             figures["amount_prevented"] += amount * len(run)
         if bits & VISITED:
             minutes_of[g].setdefault(bits >> SLOT_SHIFT, []).extend(run)
+    rows = []
     for g, figures in out.items():
         parts = []
         for slot, minutes in minutes_of[g].items():
@@ -925,10 +938,11 @@ def _unit_rows(
                 figures["on_time"] += on_time
                 figures["late"] += len(run) - on_time
             parts.append(run)
-        figures["contact_minutes"] = (
-            parts[0] if len(parts) == 1 else sorted(chain.from_iterable(parts))
+        contact_minutes = parts[0] if len(parts) == 1 else sorted(chain.from_iterable(parts))
+        rows.append(
+            WarningGroupFigures(group=g, contact_minutes=contact_minutes, **_counts(figures))
         )
-    return list(out.values())
+    return rows
 
 
 def _sorted_minutes(run: list[Any]) -> list[float]:
@@ -941,12 +955,21 @@ def _sorted_minutes(run: list[Any]) -> list[float]:
     return [] if run[0] is None else run  # a lone None is never compared
 
 
-def _empty_figures(key: Sequence[Any]) -> dict[str, Any]:
-    figures: dict[str, Any] = {f"g{n}": k for n, k in enumerate(key)}
-    figures.update(dict.fromkeys(("received", "cancelled"), 0))
+def _empty_figures() -> dict[str, Any]:
+    """A group's counts while they are added up, each outcome's under outcome_<name>."""
+    figures: dict[str, Any] = dict.fromkeys(("received", "cancelled", "amount_prevented"), 0)
     figures.update(dict.fromkeys((name for name, _ in FLAGS), 0))
     figures.update(dict.fromkeys((f"outcome_{o}" for o in OUTCOMES), 0))
     return figures
+
+
+def _counts(figures: dict[str, Any]) -> dict[str, Any]:
+    """The fields of WarningCounts from a group's counts added up."""
+    counts = {k: v for k, v in figures.items() if not k.startswith("outcome_")}
+    # Whole, as reports have always counted it, whatever type SQL summed it in.
+    counts["amount_prevented"] = int(counts["amount_prevented"])
+    counts["outcomes"] = {o: figures[f"outcome_{o}"] for o in OUTCOMES}
+    return counts
 
 
 def _count(figures: dict[str, Any], bits: int, n: int) -> None:
@@ -962,11 +985,10 @@ def _count(figures: dict[str, Any], bits: int, n: int) -> None:
         figures[f"outcome_{OUTCOMES[outcome - 1]}"] += n
 
 
-def _empty_publicity(g: Any) -> dict[str, Any]:
-    return {"g": g, "tasks": 0, "done": 0, "overdue": 0, "attendance": 0, "materials": 0}
+def _empty_publicity() -> dict[str, Any]:
+    return {"tasks": 0, "done": 0, "overdue": 0, "attendance": 0, "materials": 0}
 
 
-def _visit_record(row: dict[str, Any]) -> VisitRecord:
-    """A visit_logs row (with review columns where joined) as its record."""
-    lists = {k: _json_list(row[k]) for k in ("photos", "flags", "materials")}
-    return to_record({**row, **lists}, VisitRecord)
+def _outcome_record(row: dict[str, Any]) -> OutcomeFeedRecord:
+    """An outcome_feed row as its record: the payload is JSON text in the table."""
+    return to_record({**row, "payload": _json_object(row["payload"])}, OutcomeFeedRecord)

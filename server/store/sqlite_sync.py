@@ -19,7 +19,7 @@ from server.store.group_commit import GroupCommit
 from server.store.push_merge import Prepared, prepare
 from server.store.queries import ResyncRequired
 from server.store.records import Actor
-from server.store.sqlite_base import to_record
+from server.store.sqlite_base import to_record, visit_record
 from server.store.sqlite_claims import SQLiteClaims
 from server.store.sqlite_push import PushBatch, keep_rejections
 from server.store.sqlite_scope import SQLiteScope, chunks
@@ -30,6 +30,7 @@ from server.store.sync_records import (
     PushContext,
     RejectedMutation,
 )
+from server.store.visit_records import VisitRecord
 from sync import merge
 from sync.hlc import HLC
 from sync.protocol import (
@@ -158,7 +159,7 @@ class SQLiteSync(SQLiteScope, SQLiteClaims):
         cur = conn.execute(
             "INSERT INTO conflicts (rule, task_kind, task_id, city_id, county_id, station_id,"
             " officer_ids, entry_id, winner, loser, created_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
             (
                 decision.conflict.value if decision.conflict else "",
                 task.kind.value,
@@ -177,7 +178,7 @@ class SQLiteSync(SQLiteScope, SQLiteClaims):
                 ctx.received_at,
             ),
         )
-        return int(cur.lastrowid or 0)
+        return int(cur.fetchone()["id"])
 
     def _record_field_conflict(
         self,
@@ -209,7 +210,7 @@ class SQLiteSync(SQLiteScope, SQLiteClaims):
         cur = conn.execute(
             "INSERT INTO conflicts (rule, task_kind, task_id, city_id, county_id,"
             " station_id, officer_ids, entry_id, winner, loser, created_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
             (
                 merge.ConflictRule.CONCURRENT_EDIT.value,
                 mutation.task_kind.value,
@@ -224,7 +225,7 @@ class SQLiteSync(SQLiteScope, SQLiteClaims):
                 ctx.received_at,
             ),
         )
-        return int(cur.lastrowid or 0)
+        return int(cur.fetchone()["id"])
 
     # -- pull --------------------------------------------------------------------------
 
@@ -512,11 +513,12 @@ class SQLiteSync(SQLiteScope, SQLiteClaims):
         )
         return [to_record(r, RejectedMutation) for r in rows]
 
-    def visit_logs_for(self, kind: str, task_id: int) -> list[dict[str, Any]]:
-        return self._query(
+    def visit_logs_for(self, kind: str, task_id: int) -> list[VisitRecord]:
+        rows = self._query(
             "SELECT * FROM visit_logs WHERE task_kind = ? AND task_id = ? ORDER BY seq",
             (kind, task_id),
         )
+        return [visit_record(r, VisitRecord) for r in rows]
 
 
 def merge_server(hlc: HLC, now_ms: int) -> HLC:

@@ -56,8 +56,12 @@ class ConflictRecord(msgspec.Struct, frozen=True, kw_only=True):
     station_id: str | None
     officer_ids: list[int]
     entry_id: str | None
-    winner: Any
-    loser: Any
+    # JSON objects of three shapes, by rule: a visit's claim on the outcome (sync.merge.
+    # OutcomeClaim's fields), the task's state and assignees where no claim won, or a
+    # field's value with the hlc, user and mutation that set it (concurrent_edit). They
+    # go out on the wire as they were stored, so they stay objects, not records.
+    winner: dict[str, Any] | None
+    loser: dict[str, Any] | None
     created_at: datetime
     status: str
     resolved_at: datetime | None

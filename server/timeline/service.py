@@ -16,9 +16,11 @@ from server.auth.principal import Principal
 from server.clock import parse_iso
 from server.loop.service import WEBHOOK
 from server.settings import Settings
-from server.store.history_records import OutcomeFeedRecord, VisitRecord, WarningHistory
+from server.store.history_records import WarningHistory
 from server.store.interface import Store
 from server.store.records import AuditEntry
+from server.store.supervision_records import OutcomeFeedRecord, WebhookState
+from server.store.visit_records import VisitRecord
 from server.timeline.schemas import (
     ActorOut,
     CancelledEvent,
@@ -43,6 +45,8 @@ from sync.protocol import Position
 
 # Told by a richer record of their own (see the module's docstring).
 TOLD_ELSEWHERE = frozenset({"visit.record", "warning.escalate"})
+# The webhook's cursor, and the feed id of the item it is retrying (None: none).
+_Webhook = tuple[WebhookState, int | None]
 
 
 class TimelineService:
@@ -62,19 +66,18 @@ class TimelineService:
             events=_Builder(history, self._webhook()).events(),
         )
 
-    def _webhook(self) -> dict[str, Any] | None:
+    def _webhook(self) -> _Webhook | None:
         """The webhook's cursor, with the feed id of the item being retried, if any:
         items go out in feed order, one at a time, so it is the one after the cursor."""
         if not self.settings.webhook_url:
             return None
-        state = dict(self.store.webhook_state(WEBHOOK))
-        following = self.store.outcome_feed(None, state["last_id"], 1)
-        state["retrying_id"] = following[0]["id"] if state["attempts"] and following else None
-        return state
+        state = self.store.webhook_state(WEBHOOK)
+        following = self.store.outcome_feed(None, state.last_id, 1)
+        return state, following[0].id if state.attempts and following else None
 
 
 class _Builder:
-    def __init__(self, history: WarningHistory, webhook: dict[str, Any] | None) -> None:
+    def __init__(self, history: WarningHistory, webhook: _Webhook | None) -> None:
         self.h = history
         self.names = history.user_names
         self.webhook = webhook
@@ -273,17 +276,17 @@ class _Builder:
         )
 
     def delivery(self, feed_id: int) -> WebhookDelivery | None:
-        state = self.webhook
-        if state is None:
+        if self.webhook is None:
             return None
-        if feed_id <= state["last_id"]:
+        state, retrying_id = self.webhook
+        if feed_id <= state.last_id:
             return WebhookDelivery(state="delivered")
-        if feed_id == state["retrying_id"]:
+        if feed_id == retrying_id:
             return WebhookDelivery(
                 state="failing",
-                attempts=state["attempts"],
-                last_error=state["last_error"],
-                next_attempt_at=_time(state["next_attempt_at"]),
+                attempts=state.attempts,
+                last_error=state.last_error,
+                next_attempt_at=state.next_attempt_at,
             )
         return WebhookDelivery(state="pending")
 

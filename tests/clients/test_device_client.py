@@ -4,7 +4,7 @@ nothing arrives twice."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
@@ -31,7 +31,7 @@ O3_GRID = "411602002001"
 
 
 def visit_logs(store: Store, warning: int) -> list[str]:
-    return [v["entry_id"] for v in store.visit_logs_for("warning", warning)]
+    return [v.entry_id for v in store.visit_logs_for("warning", warning)]
 
 
 def file_bytes(phone: Handset) -> bytes:
@@ -434,14 +434,14 @@ def test_the_sdk_sees_a_wrong_clock_only_through_its_hlc(
     fast.app.record_visit("warning", warning, contact="face_to_face", outcome="dissuaded")
     fast.app.push()
     [log] = store.visit_logs_for("warning", warning)
-    assert "clock_skew" in log["flags"]
+    assert "clock_skew" in log.flags
     # Merged with the server's clock on every answer, the HLC only ever moves forward.
     before = fast.app.local.hlc()
     clock.advance(seconds=1)
     fast.app.pull()
     assert fast.app.local.hlc() >= before
     # recorded_at keeps the phone's own (wrong) clock; received_at is the server's.
-    ahead = datetime.fromisoformat(log["recorded_at"]) - datetime.fromisoformat(log["received_at"])
+    ahead = log.recorded_at - log.received_at
     assert timedelta(hours=5, minutes=59) < ahead <= timedelta(hours=6)
 
 

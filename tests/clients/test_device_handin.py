@@ -6,8 +6,6 @@ a phone killed half way hands in again, and nothing arrives twice.
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
 from clients.device import DeviceWiped, ServerUnreachable
@@ -28,7 +26,7 @@ def revoke(api: Api, city: TinyCity, device_id: str) -> None:
 
 
 def flags(store: Store, warning: int) -> dict[str, list[str]]:
-    return {v["entry_id"]: json.loads(v["flags"]) for v in store.visit_logs_for("warning", warning)}
+    return {v.entry_id: v.flags for v in store.visit_logs_for("warning", warning)}
 
 
 def wiped_clean(phone: Handset) -> bool:

@@ -31,7 +31,7 @@ def test_passes_at_once_on_two_stores_record_each_step_once(
         start.wait()
         steps = s.escalate(settings.deadline_minutes(), settings.escalation_step_minutes)
         with lock:
-            created.extend(step["id"] for step in steps)
+            created.extend(step.id for step in steps)
 
     try:
         threads = [threading.Thread(target=one_pass, args=(s,)) for s in stores]
@@ -45,6 +45,6 @@ def test_passes_at_once_on_two_stores_record_each_step_once(
     assert len(created) == len(set(created)) == 60
     rows = store.list_escalations("city_id", "411600", limit=500)
     assert len(rows) == 60
-    assert len({(r["warning_id"], r["kind"], r["level"]) for r in rows}) == 60
+    assert len({(r.warning_id, r.kind, r.level) for r in rows}) == 60
     audited = store.list_audit(entity="warning", limit=500)
     assert [e.action for e in audited].count("warning.escalate") == 60

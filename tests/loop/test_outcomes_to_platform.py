@@ -133,14 +133,14 @@ async def test_a_webhook_that_fails_twice_still_gets_each_outcome_once_by_delive
     assert deliveries[0] == deliveries[1] == deliveries[2]  # the same item, retried
     assert len(receiver.accepted) == 6
     feed = store.outcome_feed(None, 0, 100)
-    assert list(receiver.accepted) == [r["delivery_id"] for r in feed]
+    assert list(receiver.accepted) == [r.delivery_id for r in feed]
     for seen in receiver.seen:
         expected = hmac.new(
             SECRET.encode(), seen["timestamp"].encode() + b"." + seen["body"], hashlib.sha256
         ).hexdigest()
         assert seen["signature"] == f"sha256={expected}"
-    body = msgspec.json.decode(receiver.accepted[feed[0]["delivery_id"]])
-    assert body["delivery_id"] == feed[0]["delivery_id"]
+    body = msgspec.json.decode(receiver.accepted[feed[0].delivery_id])
+    assert body["delivery_id"] == feed[0].delivery_id
     status = sender.status()
     assert (status.delivered, status.attempts, status.last_error) == (6, 0, None)
 

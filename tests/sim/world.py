@@ -47,6 +47,7 @@ from server.auth.passwords import Passwords
 from server.clock import ManualClock
 from server.settings import Settings
 from server.store.opening import open_store
+from server.store.visit_records import VisitRecord
 from sync import merge
 from sync.hlc import HLC
 from sync.protocol import (
@@ -726,7 +727,7 @@ def check_outboxes_empty(world: World) -> None:
         assert phone.alive.outbox_size() == 0, f"{phone.spec.device_id}: outbox not empty"
 
 
-def _all_visits(world: World) -> Iterator[dict[str, Any]]:
+def _all_visits(world: World) -> Iterator[VisitRecord]:
     for warning_id in sorted(world.warnings):
         yield from world.store.visit_logs_for("warning", warning_id)
     for task_id in sorted(world.publicity):
@@ -734,7 +735,7 @@ def _all_visits(world: World) -> Iterator[dict[str, Any]]:
 
 
 def check_every_entry_once(world: World) -> None:
-    on_server = Counter(v["entry_id"] for v in _all_visits(world))
+    on_server = Counter(v.entry_id for v in _all_visits(world))
     recorded = Counter([*(e for p in world.phones for e in p.entries), *world.lost_entries])
     assert max(recorded.values(), default=1) == 1, "two phones made the same entry id"
     assert max(on_server.values(), default=1) == 1, "an entry is on the server twice"
@@ -818,30 +819,27 @@ def check_overridden_outcomes(world: World) -> None:
     for warning_id in sorted(world.warnings):
         visits = world.store.visit_logs_for("warning", warning_id)
         claim = claims[warning_id]
-        by_id = {v["entry_id"]: v for v in visits}
+        by_id = {v.entry_id: v for v in visits}
         if claim["outcome_entry_id"] is not None:
             holder = by_id[claim["outcome_entry_id"]]
-            assert holder["outcome"] == claim["outcome"], f"warning {warning_id}: wrong outcome"
+            assert holder.outcome == claim["outcome"], f"warning {warning_id}: wrong outcome"
         for v in visits:
-            if v["outcome"] is None or v["entry_id"] == claim["outcome_entry_id"]:
+            if v.outcome is None or v.entry_id == claim["outcome_entry_id"]:
                 continue
-            same = (
-                v["officer_id"] == claim["outcome_officer_id"] and v["outcome"] == claim["outcome"]
-            )
+            same = v.officer_id == claim["outcome_officer_id"] and v.outcome == claim["outcome"]
             # The officer's own later correction speaks for all their earlier entries
             # (the same officer on two devices may have said the same thing twice).
             corrected = any(
-                w["supersedes"] and w["officer_id"] == v["officer_id"] and w["seq"] > v["seq"]
-                for w in visits
+                w.supersedes and w.officer_id == v.officer_id and w.seq > v.seq for w in visits
             )
             # An officer who said the same thing twice is on record once: the conflict
             # names the entry that held the outcome, with that officer and that outcome.
-            on_record = v["entry_id"] in named.get(warning_id, set()) or (
-                (v["officer_id"], v["outcome"]) in claims_on_record.get(warning_id, set())
+            on_record = v.entry_id in named.get(warning_id, set()) or (
+                (v.officer_id, v.outcome) in claims_on_record.get(warning_id, set())
             )
             assert on_record or corrected or same, (
                 f"warning {warning_id} ({claim['state']}, {claim['outcome']}): the outcome"
-                f" {v['outcome']!r} of entry {v['entry_id']} was overridden with no record"
+                f" {v.outcome!r} of entry {v.entry_id} was overridden with no record"
             )
 
 
@@ -853,9 +851,9 @@ def check_conflict_flags(world: World) -> None:
             by_entry.setdefault(c.entry_id, set()).add(c.rule)
     rules = {r.value for r in merge.ConflictRule} - {"concurrent_edit"}
     for v in _all_visits(world):
-        flagged = set(msgspec.json.decode(v["flags"])) & rules
-        assert flagged == by_entry.get(v["entry_id"], set()), (
-            f"entry {v['entry_id']}: flags {flagged}, conflicts {by_entry.get(v['entry_id'])}"
+        flagged = set(v.flags) & rules
+        assert flagged == by_entry.get(v.entry_id, set()), (
+            f"entry {v.entry_id}: flags {flagged}, conflicts {by_entry.get(v.entry_id)}"
         )
 
 
@@ -1001,7 +999,7 @@ def check_hand_in(world: World) -> None:
     if world.lost is None:
         return
     cut = world.lost_revoked_ms
-    logs = {v["entry_id"]: v for v in _all_visits(world) if v["entry_id"] in world.lost_entries}
+    logs = {v.entry_id: v for v in _all_visits(world) if v.entry_id in world.lost_entries}
     kept = {
         msgspec.json.decode(r.body)["entry"]["entry_id"]
         for r in world.store.list_rejected_mutations("city_id", "411600", limit=1000)
@@ -1018,9 +1016,9 @@ def check_hand_in(world: World) -> None:
             assert entry_id in logs, f"{entry_id}, recorded before the revocation, is lost"
         if at > cut + CLOCK_TOLERANCE_MS:
             assert entry_id in kept, f"{entry_id}, recorded after the revocation, was applied"
-        received = logs[entry_id]["received_at"] if entry_id in logs else None
-        if received and datetime.fromisoformat(received).timestamp() * 1000 >= cut:
-            assert merge.HANDED_IN_FLAG in msgspec.json.decode(logs[entry_id]["flags"]), (
+        received = logs[entry_id].received_at if entry_id in logs else None
+        if received and received.timestamp() * 1000 >= cut:
+            assert merge.HANDED_IN_FLAG in logs[entry_id].flags, (
                 f"{entry_id} was handed in unflagged"
             )
     assert world.counts["handed_in"] > 0

@@ -8,13 +8,14 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import pytest
 
 from server.clock import ManualClock
 from server.store.interface import Store
 from server.store.records import UnitKey
+from server.store.supervision_records import EscalationStep
 from tests.support.city import TinyCity, new_warning
 from tests.support.contract import ACTOR, LIMITS, Opener
 
@@ -27,7 +28,7 @@ class Heard:
     def __init__(self, store: Store) -> None:
         self.scopes: list[tuple[frozenset[int], int]] = []
         self.audit: list[tuple[frozenset[UnitKey], int]] = []
-        self.steps: list[dict[str, Any]] = []
+        self.steps: list[EscalationStep] = []
         self.news = threading.Event()
         store.on_scope_change(lambda officers, seq: self._add(self.scopes, (officers, seq)))
         store.on_audit(lambda units, newest: self._add(self.audit, (units, newest)))
@@ -93,8 +94,8 @@ def test_another_process_hears_of_escalation_steps_by_unit(
     heard.wait(lambda: len(heard.steps) == len(steps))
     # Each step once, with what routes it to its unit's supervisors.
     fields = ("id", "level", "city_id", "county_id", "station_id")
-    assert sorted(tuple(s[f] for f in fields) for s in heard.steps) == sorted(
-        tuple(s[f] for f in fields) for s in steps
+    assert sorted(tuple(getattr(s, f) for f in fields) for s in heard.steps) == sorted(
+        tuple(getattr(s, f) for f in fields) for s in steps
     )
 
 

@@ -10,11 +10,17 @@ from typing import Any
 import msgspec
 import pytest
 
-from server.clock import ManualClock, iso, parse_iso
+from server.clock import ManualClock, iso
 from server.errors import ConflictError, NotFound
-from server.store.history_records import MaterialRecord
 from server.store.interface import Store
 from server.store.records import Actor, WarningState
+from server.store.supervision_records import (
+    OfficerActivity,
+    PublicityGroupFigures,
+    WarningCounts,
+    WebhookState,
+)
+from server.store.visit_records import MaterialRecord
 from sync.protocol import RecordVisit
 from tests.support.city import TinyCity, new_warning
 from tests.support.contract import ACTOR, LIMITS, publicity_fields, push, sha
@@ -71,20 +77,21 @@ def test_warning_figures_count_each_group_and_list_its_contact_minutes(
     rows = any_store.warning_figures(
         "county_id", "411602", *DAY, REPORTED_AT, LIMITS, ["station_id", "officer"]
     )
-    by_officer = {r["g1"]: r for r in rows}
+    by_officer = {r.group[1]: r for r in rows}
     assert set(by_officer) == {tiny.id("o1"), tiny.id("o2")}
-    assert {r["g0"] for r in rows} == {"411602-01"}
+    assert {r.group[0] for r in rows} == {"411602-01"}
     o1, o2 = by_officer[tiny.id("o1")], by_officer[tiny.id("o2")]
     figures = ("received", "cancelled", "visited", "face_to_face", "on_time", "late", "overdue")
-    assert [o1[k] for k in figures] == [2, 0, 2, 1, 1, 1, 0]  # A at 20 minutes, B at 45
-    assert [o2[k] for k in figures] == [4, 1, 1, 1, 0, 1, 1]  # E late from arrival; D due
-    assert (o1["amount_prevented"], o2["amount_prevented"]) == (5000, 700)
-    assert (o1["outcome_dissuaded"], o1["outcome_refused"], o2["outcome_dissuaded"]) == (1, 1, 1)
-    assert o1["contact_minutes"] == [pytest.approx(20), pytest.approx(45)]
-    assert o2["contact_minutes"] == [pytest.approx(30)]  # from its dispatch
+    assert [getattr(o1, k) for k in figures] == [2, 0, 2, 1, 1, 1, 0]  # A at 20, B at 45
+    assert [getattr(o2, k) for k in figures] == [4, 1, 1, 1, 0, 1, 1]  # E late; D due
+    assert (o1.amount_prevented, o2.amount_prevented) == (5000, 700)
+    assert (o1.outcomes["dissuaded"], o1.outcomes["refused"], o2.outcomes["dissuaded"]) == (1, 1, 1)
+    assert o1.contact_minutes == [pytest.approx(20), pytest.approx(45)]
+    assert o2.contact_minutes == [pytest.approx(30)]  # from its dispatch
     [total] = any_store.warning_figures("county_id", "411602", *DAY, REPORTED_AT, LIMITS, [])
-    assert total["received"] == 6
-    assert total["contact_minutes"] == sorted(o1["contact_minutes"] + o2["contact_minutes"])
+    assert total.group == ()
+    assert total.received == 6
+    assert total.contact_minutes == sorted(o1.contact_minutes + o2.contact_minutes)
     after = (DAY[1], DAY[1] + timedelta(days=1))
     assert any_store.warning_figures("city_id", "411600", *after, REPORTED_AT, LIMITS, []) == []
 
@@ -99,10 +106,10 @@ def test_warning_figures_are_the_same_read_by_any_unit_that_holds_them(
     station = any_store.warning_figures(
         "station_id", "411602-01", *DAY, REPORTED_AT, LIMITS, ["officer"]
     )
-    assert {r["g1"]: {**r, "g0": None, "g1": None} for r in city if r["g0"] == "411602-01"} == {
-        r["g0"]: {**r, "g0": None, "g1": None} for r in station
-    }
-    assert sum(r["received"] for r in city) == 26
+    assert {
+        r.group[1]: msgspec.structs.replace(r, group=()) for r in city if r.group[0] == "411602-01"
+    } == {r.group[0]: msgspec.structs.replace(r, group=()) for r in station}
+    assert sum(r.received for r in city) == 26
 
 
 def test_warning_figures_refuse_what_they_cannot_scope_or_group_by(any_store: Store) -> None:
@@ -123,24 +130,27 @@ def test_the_trend_counts_each_local_day_and_fraud_type_as_the_figures_count_the
         ACTOR,
     )
     rows = any_store.warning_trend("county_id", "411602", *DAY, REPORTED_AT, LIMITS, 480)
-    by_key = {(r["day"], r["fraud_type"]): r for r in rows}
+    by_key = {(r.day, r.fraud_type): r for r in rows}
     assert set(by_key) == {
         (date(2026, 11, 25), "fake_loan"),
         (date(2026, 11, 26), "impersonation"),
     }
-    counted = {k: v for k, v in total.items() if k != "contact_minutes"}
+
+    def counts(figures: WarningCounts) -> dict[str, Any]:
+        return {k: getattr(figures, k) for k in WarningCounts.__struct_fields__}
+
     day = by_key[(date(2026, 11, 25), "fake_loan")]
-    assert {k: v for k, v in day.items() if k not in ("day", "fraud_type")} == counted
+    assert counts(day) == counts(total)
     late = by_key[(date(2026, 11, 26), "impersonation")]
-    assert (late["received"], late["visited"], late["amount_prevented"]) == (1, 0, 0)
+    assert (late.received, late.visited, late.amount_prevented) == (1, 0, 0)
     # At UTC both fall on the 25th.
     utc = any_store.warning_trend("county_id", "411602", *DAY, REPORTED_AT, LIMITS, 0)
-    assert {(r["day"], r["fraud_type"]) for r in utc} == {
+    assert {(r.day, r.fraud_type) for r in utc} == {
         (date(2026, 11, 25), "fake_loan"),
         (date(2026, 11, 25), "impersonation"),
     }
     elsewhere = any_store.warning_trend("county_id", "411621", *DAY, REPORTED_AT, LIMITS, 480)
-    assert sum(r["received"] for r in elsewhere) == 20
+    assert sum(r.received for r in elsewhere) == 20
     with pytest.raises(ValueError, match="scope"):
         any_store.warning_trend("officer_id", "1", *DAY, REPORTED_AT, LIMITS, 480)
 
@@ -171,18 +181,23 @@ def test_publicity_figures_count_the_periods_tasks_and_what_their_sessions_held(
     )
     assert [r.status for r in push(any_store, o1, first, fixed)] == ["applied", "applied"]
 
-    def figures(column: str, value: str, group: str | None) -> list[dict[str, Any]]:
+    def figures(column: str, value: str, group: str | None) -> list[PublicityGroupFigures]:
         return any_store.publicity_figures(
             column, value, "2026-11-20", "2026-11-30", "2026-11-25", group
         )
 
     everything = {"tasks": 2, "done": 1, "overdue": 1, "attendance": 40, "materials": 62}
-    assert figures("station_id", "411602-01", None) == [{"g": None, **everything}]
-    assert figures("county_id", "411602", "station_id") == [{"g": "411602-01", **everything}]
-    by_officer = {r["g"]: r for r in figures("city_id", "411600", "officer")}
+    assert figures("station_id", "411602-01", None) == [
+        PublicityGroupFigures(group=None, **everything)
+    ]
+    assert figures("county_id", "411602", "station_id") == [
+        PublicityGroupFigures(group="411602-01", **everything)
+    ]
+    by_officer = {r.group: r for r in figures("city_id", "411600", "officer")}
     assert by_officer == {
-        o1: {"g": o1, **everything},  # the sessions count for the officer who recorded them
-        o2: {"g": o2, "tasks": 1, "done": 1, "overdue": 0, "attendance": 0, "materials": 0},
+        # the sessions count for the officer who recorded them
+        o1: PublicityGroupFigures(group=o1, **everything),
+        o2: PublicityGroupFigures(group=o2, tasks=1, done=1, overdue=0, attendance=0, materials=0),
     }
     assert figures("county_id", "411621", None) == []
     with pytest.raises(ValueError, match="scope"):
@@ -209,29 +224,25 @@ def test_escalation_steps_are_recorded_once_each_as_they_fall_due(
     clock.advance(minutes=11)  # 08:31: a high risk warning's first contact was due at 08:30
     assert any_store.escalation_backlog(LIMITS) == (1, 1)
     [station] = any_store.escalate(LIMITS, 60)
-    assert (station["warning_id"], station["kind"], station["level"]) == (
-        late,
-        "contact",
-        "station",
-    )
-    assert (station["county_id"], station["station_id"]) == ("411602", "411602-01")
-    assert parse_iso(station["due_at"]) == datetime(2026, 11, 25, 8, 30, tzinfo=UTC)
-    assert parse_iso(station["at"]) == clock.now()
+    assert (station.warning_id, station.kind, station.level) == (late, "contact", "station")
+    assert (station.county_id, station.station_id) == ("411602", "411602-01")
+    assert station.due_at == datetime(2026, 11, 25, 8, 30, tzinfo=UTC)
+    assert station.at == clock.now()
     assert any_store.escalate(LIMITS, 60) == []  # once each
     assert any_store.escalation_backlog(LIMITS) == (1, 0)
     clock.advance(hours=1)  # 09:31: the county's turn, a step (60 minutes) later
     [county] = any_store.escalate(LIMITS, 60)
-    assert (county["warning_id"], county["kind"], county["level"]) == (late, "contact", "county")
-    assert parse_iso(county["due_at"]) == datetime(2026, 11, 25, 9, 30, tzinfo=UTC)
+    assert (county.warning_id, county.kind, county.level) == (late, "contact", "county")
+    assert county.due_at == datetime(2026, 11, 25, 9, 30, tzinfo=UTC)
 
     def ids(column: str, value: str, **query: Any) -> list[int]:
-        return [s["id"] for s in any_store.list_escalations(column, value, **query)]
+        return [s.id for s in any_store.list_escalations(column, value, **query)]
 
     assert any_store.list_escalations("station_id", "411602-01") == [station, county]
-    assert ids("county_id", "411602", level="county") == [county["id"]]
+    assert ids("county_id", "411602", level="county") == [county.id]
     assert ids("city_id", "411600", warning_id=visited) == []
-    assert ids("city_id", "411600", after_id=station["id"]) == [county["id"]]
-    assert ids("city_id", "411600", limit=1) == [station["id"]]
+    assert ids("city_id", "411600", after_id=station.id) == [county.id]
+    assert ids("city_id", "411600", limit=1) == [station.id]
     assert ids("county_id", "411621") == []
     with pytest.raises(ValueError, match="scope"):
         any_store.list_escalations("officer_id", str(o1))
@@ -258,43 +269,39 @@ def test_a_visit_waits_for_review_until_a_supervisor_approves_or_returns_it(
 
     def queue(column: str = "station_id", value: str = "411602-01", after: int = 0) -> list[str]:
         rows = any_store.review_candidates(column, value, after_seq=after, limit=10)
-        return [r["entry_id"] for r in rows]
+        return [r.entry_id for r in rows]
 
     # Neither reviewed nor superseded, in the order they arrived.
     redone_id = redone_c["entry"]["entry_id"]
     assert queue() == [a_id, b_id, redone_id]
     first, *_ = any_store.review_candidates("county_id", "411602", after_seq=0, limit=1)
-    assert (first["entry_id"], first["task_kind"], first["task_id"], first["officer_id"]) == (
+    assert (first.entry_id, first.task_kind, first.task_id, first.officer_id) == (
         a_id,
         "warning",
         w1,
         o1,
     )
-    assert (first["grid_lat"], first["grid_lon"], first["grid_datum"]) == (33.62, 114.65, "wgs84")
-    assert (first["conflicts"], first["supersedes_review"]) == (0, None)
-    assert queue(after=first["seq"]) == [b_id, redone_id]
+    assert (first.grid_lat, first.grid_lon, first.grid_datum) == (33.62, 114.65, "wgs84")
+    assert (first.conflicts, first.supersedes_review) == (0, None)
+    assert queue(after=first.seq) == [b_id, redone_id]
     assert queue("county_id", "411621") == []
     with pytest.raises(ValueError, match="scope"):
         any_store.review_candidates("officer_id", str(o1), after_seq=0, limit=10)
     waiting = any_store.get_visit(a_id)
     assert waiting is not None
-    assert (waiting["entry_id"], waiting["officer_id"], waiting["review_decision"]) == (
-        a_id,
-        o1,
-        None,
-    )
+    assert (waiting.entry_id, waiting.officer_id, waiting.review_decision) == (a_id, o1, None)
     assert any_store.get_visit("no-such-entry") is None
     # Approved: out of the queue, and the task moves on (its phones hold the verdict).
     before = any_store.get_warning(w1)
     assert before is not None
     clock.advance(minutes=5)
     approved = any_store.review_visit(a_id, "approved", [], None, sup1)
-    assert (approved["entry_id"], approved["review_decision"], approved["review_note"]) == (
+    assert (approved.entry_id, approved.review_decision, approved.review_note) == (
         a_id,
         "approved",
         None,
     )
-    assert parse_iso(approved["review_at"]) == clock.now()
+    assert approved.review_at == clock.now()
     assert any_store.get_visit(a_id) == approved
     after = any_store.get_warning(w1)
     assert after is not None
@@ -320,9 +327,9 @@ def test_a_visit_waits_for_review_until_a_supervisor_approves_or_returns_it(
     [redone] = [
         r
         for r in any_store.review_candidates("station_id", "411602-01", after_seq=0, limit=10)
-        if r["entry_id"] == again["entry"]["entry_id"]
+        if r.entry_id == again["entry"]["entry_id"]
     ]
-    assert redone["supersedes_review"] == "returned"
+    assert redone.supersedes_review == "returned"
     actions = [e.action for e in any_store.list_audit(limit=10_000)]
     assert [a for a in actions if a.startswith("visit.") and a != "visit.record"] == [
         "visit.approved",
@@ -347,12 +354,12 @@ def test_each_warning_that_closes_puts_one_item_on_the_outcome_feed(
         b, 1, {"state": WarningState.CANCELLED, "cancel_reason": "重复"}, "warning.cancel", ACTOR
     )
     items = any_store.outcome_feed(None, 0, 10)
-    assert [i["warning_id"] for i in items] == [a, b]
-    assert items[0]["id"] < items[1]["id"]
-    assert len({i["delivery_id"] for i in items}) == 2
-    assert {i["client_id"] for i in items} == {platform}
-    assert parse_iso(items[1]["at"]) == clock.now()
-    told = msgspec.json.decode(items[0]["payload"])
+    assert [i.warning_id for i in items] == [a, b]
+    assert items[0].id < items[1].id
+    assert len({i.delivery_id for i in items}) == 2
+    assert {i.client_id for i in items} == {platform}
+    assert items[1].at == clock.now()
+    told = items[0].payload
     assert (told["warning_id"], told["platform_id"], told["state"], told["outcome"]) == (
         a,
         "A",
@@ -364,36 +371,39 @@ def test_each_warning_that_closes_puts_one_item_on_the_outcome_feed(
         o1,
         5000,
     )
-    cancelled = msgspec.json.decode(items[1]["payload"])
+    cancelled = items[1].payload
     assert (cancelled["state"], cancelled["cancel_reason"]) == ("cancelled", "重复")
-    assert any_store.outcome_feed(platform, items[0]["id"], 10) == items[1:]
+    assert any_store.outcome_feed(platform, items[0].id, 10) == items[1:]
     assert any_store.outcome_feed(platform, 0, 1) == items[:1]
     assert any_store.outcome_feed(platform + 100, 0, 10) == []
 
 
 def test_the_webhooks_cursor_is_kept_between_passes(any_store: Store, clock: ManualClock) -> None:
     fresh = any_store.webhook_state("platform")
-    assert fresh == {
-        "name": "platform",
-        "last_id": 0,
-        "attempts": 0,
-        "next_attempt_at": None,
-        "last_error": None,
-        "delivered": 0,
-    }
-    failing = fresh | {
-        "last_id": 3,
-        "attempts": 2,
-        "next_attempt_at": iso(clock.now() + timedelta(seconds=10)),
-        "last_error": "HTTP 503",
-        "delivered": 3,
-    }
+    assert fresh == WebhookState(
+        name="platform",
+        last_id=0,
+        attempts=0,
+        next_attempt_at=None,
+        last_error=None,
+        delivered=0,
+    )
+    failing = msgspec.structs.replace(
+        fresh,
+        last_id=3,
+        attempts=2,
+        next_attempt_at=clock.now() + timedelta(seconds=10),
+        last_error="HTTP 503",
+        delivered=3,
+    )
     any_store.save_webhook_state(failing)
     assert any_store.webhook_state("platform") == failing
-    delivered = failing | {"last_id": 4, "attempts": 0, "next_attempt_at": None, "delivered": 4}
-    any_store.save_webhook_state(delivered | {"last_error": None})
-    assert any_store.webhook_state("platform") == delivered | {"last_error": None}
-    assert any_store.webhook_state("another")["last_id"] == 0
+    delivered = msgspec.structs.replace(
+        failing, last_id=4, attempts=0, next_attempt_at=None, last_error=None, delivered=4
+    )
+    any_store.save_webhook_state(delivered)
+    assert any_store.webhook_state("platform") == delivered
+    assert any_store.webhook_state("another").last_id == 0
 
 
 # -- oversight, sessions, history --------------------------------------------------------
@@ -418,19 +428,19 @@ def test_officer_activity_tells_each_officers_last_push_rejections_and_open_work
     activity = any_store.officer_activity([o1, o2], clock.now(), LIMITS)
     assert set(activity) == {o1, o2}
     mine = activity[o1]
-    assert parse_iso(mine["last_push_at"]) == clock.now()
-    assert (mine["rejected"], mine["last_rejected_code"]) == (1, "unknown_task")
-    assert parse_iso(mine["last_rejected_at"]) == clock.now()
-    assert (mine["open_warnings"], mine["overdue_warnings"], mine["pending_uploads"]) == (2, 1, 1)
-    assert activity[o2] == {
-        "last_push_at": None,
-        "rejected": 0,
-        "last_rejected_code": None,
-        "last_rejected_at": None,
-        "open_warnings": 0,
-        "overdue_warnings": 0,
-        "pending_uploads": 0,
-    }
+    assert mine.last_push_at == clock.now()
+    assert (mine.rejected, mine.last_rejected_code) == (1, "unknown_task")
+    assert mine.last_rejected_at == clock.now()
+    assert (mine.open_warnings, mine.overdue_warnings, mine.pending_uploads) == (2, 1, 1)
+    assert activity[o2] == OfficerActivity(
+        last_push_at=None,
+        rejected=0,
+        last_rejected_code=None,
+        last_rejected_at=None,
+        open_warnings=0,
+        overdue_warnings=0,
+        pending_uploads=0,
+    )
     assert any_store.officer_activity([], clock.now(), LIMITS) == {}
 
 

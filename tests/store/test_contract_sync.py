@@ -81,12 +81,12 @@ def test_a_push_applies_each_mutation_once_and_a_replay_gets_the_same_verdicts(
     assert closed.seq == any_store.current_seq()
     assert closed.first_contact_at is not None
     [logged] = any_store.visit_logs_for("warning", warning)
-    assert (logged["entry_id"], logged["officer_id"], logged["amount_prevented"]) == (
+    assert (logged.entry_id, logged.officer_id, logged.amount_prevented) == (
         body["entry"]["entry_id"],
         o1,
         5000,
     )
-    assert (logged["outcome"], logged["contact"], logged["hlc"]) == (
+    assert (logged.outcome, logged.contact, logged.hlc) == (
         "dissuaded",
         "face_to_face",
         result.hlc,
@@ -312,7 +312,7 @@ def test_a_visit_after_cancel_is_a_conflict_until_a_supervisor_upholds_the_cance
         "visit_after_cancel",
         "warning",
         warning,
-        entry["entry_id"],
+        entry.entry_id,
     )
     assert (conflict.status, conflict.station_id, conflict.created_at) == (
         "open",
@@ -359,11 +359,11 @@ def test_preferring_the_visit_over_the_cancel_changes_the_warning_as_any_change_
     cursor = any_store.current_seq()
     claim = {
         "state": "completed",
-        "outcome": entry["outcome"],
-        "outcome_entry_id": entry["entry_id"],
+        "outcome": entry.outcome,
+        "outcome_entry_id": entry.entry_id,
         "outcome_officer_id": o1,
-        "outcome_contact": entry["contact"],
-        "outcome_hlc": entry["hlc"],
+        "outcome_contact": entry.contact,
+        "outcome_hlc": entry.hlc,
     }
     any_store.resolve_conflict(conflict_id, "prefer_other", None, claim, Actor(user_id=None))
     after = any_store.get_warning(warning)

@@ -6,7 +6,6 @@ a thief holding the phone can read nothing and hand in once, for a short while.
 
 from __future__ import annotations
 
-import json
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -98,10 +97,10 @@ async def test_a_revoked_phone_hands_in_what_it_recorded_before_and_nothing_afte
     assert [r["status"] for r in results] == ["applied", "applied", "rejected"]
     assert results[2]["problem"]["code"] == "recorded_after_revocation"
 
-    logs = {v["entry_id"]: v for v in store.visit_logs_for("warning", warning)}
+    logs = {v.entry_id: v for v in store.visit_logs_for("warning", warning)}
     assert set(logs) == {before["entry"]["entry_id"], within_tolerance["entry"]["entry_id"]}
     for log in logs.values():
-        assert "handed_in_at_revocation" in json.loads(log["flags"])
+        assert "handed_in_at_revocation" in log.flags
     sup1 = await as_user(client, "sup1")
     seen = (await client.get(f"/api/v1/warnings/{warning}", headers=sup1)).json()
     assert seen["outcome"] == "dissuaded"  # the visit made before counts, as usual
@@ -214,7 +213,7 @@ async def test_a_disabled_officers_phone_hands_in_and_the_visit_counts_for_revie
     # The warning went back to the station queue when o1 was disabled; the visit stands.
     assert (result["status"], result["rule"]) == ("conflict", "visit_after_reassign")
     [log] = store.visit_logs_for("warning", warning)
-    assert json.loads(log["flags"]) == ["visit_after_reassign", "handed_in_at_revocation"]
+    assert log.flags == ["visit_after_reassign", "handed_in_at_revocation"]
     sup1 = await as_user(client, "sup1")
     seen = (await client.get(f"/api/v1/warnings/{warning}", headers=sup1)).json()
     assert (seen["state"], seen["outcome"]) == ("completed", "dissuaded")
@@ -251,7 +250,7 @@ async def test_a_re_enabled_officer_signs_in_again_rather_than_hand_in(
     # Their warning went back to the queue while they were disabled: an ordinary push.
     assert pushed["results"][0]["rule"] == "visit_after_reassign"
     [log] = store.visit_logs_for("warning", warning)
-    assert json.loads(log["flags"]) == ["visit_after_reassign"]
+    assert log.flags == ["visit_after_reassign"]
 
 
 async def test_a_moved_officer_is_not_cut_off_and_their_offline_visit_still_counts(
@@ -270,4 +269,4 @@ async def test_a_moved_officer_is_not_cut_off_and_their_offline_visit_still_coun
     [verdict] = result["results"]
     assert (verdict["status"], verdict["rule"]) == ("conflict", "visit_after_reassign")
     [log] = store.visit_logs_for("warning", warning)
-    assert json.loads(log["flags"]) == ["visit_after_reassign"]
+    assert log.flags == ["visit_after_reassign"]

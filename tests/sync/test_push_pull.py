@@ -180,7 +180,7 @@ async def test_a_visit_after_cancellation_stands_and_is_flagged_for_review(
     assert verdict["rule"] == "visit_after_cancel"  # the phone can say why
     assert store.get_conflict(verdict["conflict_id"]).rule == "visit_after_cancel"
     [log] = store.visit_logs_for("warning", warning)
-    assert "visit_after_cancel" in log["flags"]
+    assert "visit_after_cancel" in log.flags
     state = (await client.get(f"/api/v1/warnings/{warning}", headers=sup1)).json()["state"]
     assert state == "cancelled"
 
