@@ -46,6 +46,14 @@ def _create(admin: psycopg.Connection[tuple[object, ...]], name: str, template: 
     _made.add(name)
 
 
+def _name(folder: Path) -> str:
+    return "bs_" + hashlib.sha256(str(folder).encode()).hexdigest()[:16]
+
+
+def _drop(admin: psycopg.Connection[tuple[object, ...]], name: str) -> None:
+    admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
 def _template() -> str:
     """The migrated, empty database every test's copy starts from; made once a run."""
     if _TEMPLATE not in _made:
@@ -58,7 +66,7 @@ def _template() -> str:
 def database_for(folder: Path) -> str:
     """The URL of the database that belongs to a test's folder, made on first use: the
     same folder opens the same database again, as a second process would."""
-    name = "bs_" + hashlib.sha256(str(folder).encode()).hexdigest()[:16]
+    name = _name(folder)
     with _lock:
         if name not in _made:
             template = _template()
@@ -73,14 +81,12 @@ def open_postgres(folder: Path, clock: ManualClock) -> Store:
 
 def drop_database_for(folder: Path) -> None:
     """Drop a test's database once the test is over (its stores are closed by then)."""
-    name = "bs_" + hashlib.sha256(str(folder).encode()).hexdigest()[:16]
+    name = _name(folder)
     with _lock:
         if name not in _made:
             return
         with _admin() as admin:
-            admin.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-            )
+            _drop(admin, name)
         _made.discard(name)
 
 
@@ -90,6 +96,4 @@ def _drop_all() -> None:
         return
     with _admin() as admin:
         for name in [*sorted(_made - {_TEMPLATE}), _TEMPLATE]:
-            admin.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-            )
+            _drop(admin, name)

@@ -28,7 +28,6 @@ from typing import Any
 import psycopg
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from server.clock import Clock
 from server.store.errors import PendingMigrations, StoreUnavailable, register_unavailable
 from server.store.postgres import schema
 from server.store.postgres.connection import Connection, Cursor, configure
@@ -71,9 +70,6 @@ class PostgresStore(SQLiteStore):
         return f"({alias}->>'{key}')::bigint"
 
     _typed_columns = True
-
-    def __init__(self, url: str, clock: Clock, *, migrate: bool = True) -> None:
-        super().__init__(url, clock, migrate=migrate)
 
     # -- connections (the hooks of sqlite_base.SQLiteBase) ---------------------------------
 
@@ -124,17 +120,6 @@ class PostgresStore(SQLiteStore):
 
     def _reader(self) -> Any:
         return self._reader_proxy
-
-    def _query(
-        self, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()
-    ) -> list[dict[str, Any]]:
-        return self._reader_proxy.execute(sql, params).fetchall()
-
-    def _one(
-        self, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()
-    ) -> dict[str, Any] | None:
-        row: dict[str, Any] | None = self._reader_proxy.execute(sql, params).fetchone()
-        return row
 
     @contextmanager
     def _snapshot(self) -> Iterator[Any]:
