@@ -158,6 +158,7 @@ def _serve(args: argparse.Namespace) -> int:
     )
     from server.demo_history import seed_demo
     from server.logs import configure_logging, get_logger
+    from server.store.opening import shown
     from server.webapp import app_dir, is_built
 
     settings = load_settings(database_path=args.db)
@@ -210,7 +211,7 @@ def _serve(args: argparse.Namespace) -> int:
         feed.start()
         _print_demo_banner(
             base,
-            settings.database_path,
+            shown(settings.database_path),
             ACCOUNTS,
             DEMO_PASSWORD,
             DEMO_PLATFORM_SECRET,
@@ -221,6 +222,7 @@ def _serve(args: argparse.Namespace) -> int:
         # Each worker opens the database itself (server.app.create_worker_app), from the
         # environment it inherits; this process only supervises them and feeds the demo.
         store.close()
+        os.environ.pop("BEATSYNC_DATABASE_URL", None)
         os.environ["BEATSYNC_DATABASE"] = settings.database_path
         served = "server.app:create_worker_app"
     else:
@@ -256,7 +258,7 @@ def _open_for_serving(location: str, *, migrate: bool) -> Store | None:
     request is taken, in words an operator can act on, not a traceback."""
     from server.clock import SystemClock
     from server.store.errors import PendingMigrations, StoreUnavailable, is_unavailable
-    from server.store.opening import open_store
+    from server.store.opening import open_store, shown
 
     try:
         return open_store(location, SystemClock(), migrate=migrate)
@@ -268,7 +270,8 @@ def _open_for_serving(location: str, *, migrate: bool) -> Store | None:
         if not is_unavailable(exc):
             raise
         print(
-            f"beatsync: refusing to serve: the database at {location} cannot be reached: {exc}",
+            f"beatsync: refusing to serve: the database at {shown(location)} cannot be"
+            f" reached: {exc}",
             file=sys.stderr,
         )
     return None
@@ -276,30 +279,31 @@ def _open_for_serving(location: str, *, migrate: bool) -> Store | None:
 
 def _migrate(args: argparse.Namespace) -> int:
     from server.clock import SystemClock
-    from server.store.opening import migrate, pending_migrations
+    from server.store.opening import migrate, pending_migrations, shown
 
     settings = load_settings(database_path=args.db)
     location = settings.database_path
+    where = shown(location)
     try:
         pending = pending_migrations(location)
     except Exception as exc:
-        print(f"beatsync: cannot read the database at {location}: {exc}", file=sys.stderr)
+        print(f"beatsync: cannot read the database at {where}: {exc}", file=sys.stderr)
         return 2
     if args.check:
         if not pending:
-            print(f"the database at {location} is up to date")
+            print(f"the database at {where} is up to date")
             return 0
-        print(f"the database at {location} has {len(pending)} pending migration(s):")
+        print(f"the database at {where} has {len(pending)} pending migration(s):")
         for name in pending:
             print(f"  {name}")
         return 1
     applied = migrate(location, SystemClock())
     if applied:
-        print(f"applied {len(applied)} migration(s) to {location}:")
+        print(f"applied {len(applied)} migration(s) to {where}:")
         for name in applied:
             print(f"  {name}")
     else:
-        print(f"the database at {location} is up to date")
+        print(f"the database at {where} is up to date")
     return 0
 
 
@@ -369,10 +373,10 @@ def _openapi(args: argparse.Namespace) -> int:
 
 def _audit_verify(args: argparse.Namespace) -> int:
     from server.clock import SystemClock
-    from server.store.opening import open_store
+    from server.store.opening import is_postgres, open_store
 
     settings = load_settings(database_path=args.db)
-    if not Path(settings.database_path).exists():
+    if not is_postgres(settings.database_path) and not Path(settings.database_path).exists():
         print(f"beatsync: no database at {settings.database_path}", file=sys.stderr)
         return 2
     anchor = None
@@ -479,10 +483,27 @@ def _create_admin(args: argparse.Namespace) -> int:
     return 0
 
 
+def _refuse_postgres(command: str, location: str) -> bool:
+    """backup and restore copy a SQLite file; a PostgreSQL database has its own tools."""
+    from server.store.opening import is_postgres
+
+    if not is_postgres(location):
+        return False
+    print(
+        f"beatsync: {command} copies a SQLite file; on PostgreSQL use pg_dump / pg_restore"
+        " (or the server's continuous archiving) and copy BEATSYNC_PHOTO_DIR beside it:"
+        " see docs/operations.md",
+        file=sys.stderr,
+    )
+    return True
+
+
 def _backup(args: argparse.Namespace) -> int:
     from server.backup import BackupError, take
 
     settings = load_settings(database_path=args.db)
+    if _refuse_postgres("backup", settings.database_path):
+        return 2
     try:
         manifest = take(settings.database_path, settings.photo_path, str(args.dest))
     except (BackupError, sqlite3.Error, OSError) as exc:
@@ -503,6 +524,8 @@ def _restore(args: argparse.Namespace) -> int:
     from server.backup import BackupError, restore
 
     settings = load_settings(database_path=args.db)
+    if _refuse_postgres("restore", settings.database_path):
+        return 2
     print(
         "beatsync restore: the server must be stopped while it runs"
         f" (it replaces {settings.database_path} and {settings.photo_path})",

@@ -15,6 +15,7 @@ from server.errors import AuthError, BeatsyncError, ErrorCode, FieldError, Permi
 from server.metrics import CONTENT_TYPE, Metrics
 from server.settings import Settings
 from server.store.interface import Store
+from server.store.opening import is_postgres
 
 MIB = 1024 * 1024
 
@@ -82,10 +83,11 @@ def _existing(path: Path) -> Path:
 
 def _check_disk(settings: Settings) -> ReadyCheck:
     wanted = settings.ready_min_free_mb
-    free = min(
-        shutil.disk_usage(_existing(Path(p).resolve())).free
-        for p in (settings.photo_path, Path(settings.database_path).resolve().parent)
-    )
+    folders = [Path(settings.photo_path).resolve()]
+    if not is_postgres(settings.database_path):
+        # A PostgreSQL server's disk is its own to watch; a SQLite file's is this one's.
+        folders.append(Path(settings.database_path).resolve().parent)
+    free = min(shutil.disk_usage(_existing(p)).free for p in folders)
     ok = free >= wanted * MIB
     detail = f"{free // MIB} MiB free, {wanted} MiB wanted"
     return ReadyCheck(name="disk_space", ok=ok, detail=detail)
@@ -101,9 +103,14 @@ class ReadinessController(Controller):
     ) -> Readiness:
         """Whether to send this server traffic: the store answers, its migrations are the
         ones this code knows, and the disks of the photos and the database have
-        BEATSYNC_READY_MIN_FREE_MB free. Otherwise `503 not_ready`, its `errors` naming
-        each check that failed. No authentication."""
-        checks = [_check_store(store), _check_migrations(store), _check_disk(settings)]
+        BEATSYNC_READY_MIN_FREE_MB free (on PostgreSQL, the photos' disk alone).
+        Otherwise `503 not_ready`, its `errors` naming each check that failed. No
+        authentication."""
+        reached = _check_store(store)
+        # A store that cannot be read has no migrations to read either; asking would only
+        # wait as long again for the same answer.
+        migrations = [_check_migrations(store)] if reached.ok else []
+        checks = [reached, *migrations, _check_disk(settings)]
         failed = [c for c in checks if not c.ok]
         if failed:
             raise BeatsyncError(

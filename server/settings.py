@@ -104,6 +104,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             raise SettingsError("BEATSYNC_WEBHOOK_SECRET must be at least 16 characters")
         if self.metrics_token and len(self.metrics_token) < 16:
             raise SettingsError("BEATSYNC_METRICS_TOKEN must be at least 16 characters")
+        _check_database(self.database_path)
         if self.ready_min_free_mb < 0:
             raise SettingsError("BEATSYNC_READY_MIN_FREE_MB must be 0 or more")
 
@@ -138,6 +139,14 @@ def _networks(text: str) -> tuple[IPNetwork, ...]:
     return tuple(out)
 
 
+def _check_database(location: str) -> None:
+    if "://" in location and not location.startswith(("postgresql://", "postgres://")):
+        raise SettingsError(
+            "BEATSYNC_DATABASE_URL must be a postgresql:// URL; a SQLite file is named by"
+            " its path in BEATSYNC_DATABASE"
+        )
+
+
 def _per_level(name: str, text: str) -> dict[str, int]:
     """'high=30,medium=120,low=480' -> {'high': 30, ...}; every level must be there."""
     out: dict[str, int] = {}
@@ -156,6 +165,8 @@ def _per_level(name: str, text: str) -> dict[str, int]:
 ENV_VARS: dict[str, str] = {
     "BEATSYNC_ENV": "env",
     "BEATSYNC_DATABASE": "database_path",
+    # After BEATSYNC_DATABASE, so that a URL, where both are set, is the one used.
+    "BEATSYNC_DATABASE_URL": "database_path",
     "BEATSYNC_JWT_SECRET": "jwt_secret",
     "BEATSYNC_ACCESS_TOKEN_TTL": "access_token_ttl_seconds",
     "BEATSYNC_REFRESH_TOKEN_TTL": "refresh_token_ttl_seconds",

@@ -267,3 +267,48 @@ def test_a_worker_of_several_refuses_a_database_behind_this_release(
     monkeypatch.setenv("BEATSYNC_DATABASE", str(db))
     with pytest.raises(PendingMigrations):
         create_worker_app()
+
+
+def test_a_postgresql_url_is_chosen_by_its_own_setting_and_wins_over_the_file() -> None:
+    url = "postgresql://beatsync:secret-pw@db.internal:5432/city"
+    chosen = load_settings({"BEATSYNC_DATABASE": "city.db", "BEATSYNC_DATABASE_URL": url})
+    assert chosen.database_path == url
+    assert load_settings({"BEATSYNC_DATABASE": "city.db"}).database_path == "city.db"
+    # --db names either, and wins over both.
+    assert load_settings({"BEATSYNC_DATABASE_URL": url}, database_path="x.db").database_path == (
+        "x.db"
+    )
+    with pytest.raises(SettingsError, match="postgresql:// URL"):
+        load_settings({"BEATSYNC_DATABASE_URL": "mysql://db.internal/city"}).check()
+
+
+def test_an_unreachable_postgresql_is_refused_without_showing_its_password(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import uvicorn
+
+    monkeypatch.setattr(uvicorn, "run", lambda *_, **__: pytest.fail("served anyway"))
+    monkeypatch.setenv("BEATSYNC_WEB_DIR", str(tmp_path / "nothing-built"))
+    with socket.socket() as s:  # a port no database listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    url = f"postgresql://beatsync:secret-pw@127.0.0.1:{port}/city"
+    monkeypatch.setenv("BEATSYNC_DATABASE_URL", url)
+    assert main(["serve"]) == 2
+    assert main(["migrate", "--check"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("refusing to serve") == 1
+    assert f"127.0.0.1:{port}" in err or f"port={port}" in err
+    assert "secret-pw" not in err
+    assert "Traceback" not in err
+
+
+def test_backup_and_restore_send_a_postgresql_operator_to_its_own_tools(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = "postgresql://beatsync:secret-pw@127.0.0.1:1/city"
+    assert main(["backup", str(tmp_path / "b"), "--db", url]) == 2
+    assert main(["restore", str(tmp_path / "b"), "--db", url]) == 2
+    err = capsys.readouterr().err
+    assert err.count("pg_dump") == 2
+    assert not (tmp_path / "b").exists()

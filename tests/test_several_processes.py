@@ -1,4 +1,5 @@
-"""Two `beatsync serve` processes behind one database, as `--workers 2` or two nodes run.
+"""Two `beatsync serve` processes behind one database, as `--workers 2` or two nodes run:
+on one SQLite file, and on one PostgreSQL database where the suite has a server.
 
 Phones reach either at random, as a load balancer sends them; what one process writes the
 other serves, its event streams hear of it within a second, and killing one loses nothing
@@ -8,9 +9,10 @@ a phone was told was stored.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +20,7 @@ import httpx
 import pytest
 
 from sync import checksum
+from tests.support import postgres
 from tests.support.api import a_warning
 from tests.support.city import PLATFORM_SECRET
 from tests.support.live import LiveServer
@@ -30,16 +33,28 @@ pytestmark = pytest.mark.anyio
 GRIDS = {"o1": "411602001001", "o3": "411602002001", "o4": "411621001001"}
 
 
-@pytest.fixture
-def pair(tmp_path: Path) -> Iterator[tuple[LiveServer, LiveServer]]:
-    first = LiveServer(tmp_path).start()
-    second = LiveServer(tmp_path, beside=first)
+BACKENDS = ["sqlite", *(["postgres"] if postgres.SERVER else [])]
+
+
+@contextlib.contextmanager
+def two_processes(directory: Path, backend: str) -> Iterator[tuple[LiveServer, LiveServer]]:
+    first = LiveServer(directory, backend=backend).start()
+    second = LiveServer(directory, beside=first)
     try:
         second.start()
         yield first, second
     finally:
         second.stop()
         first.stop()
+        if backend == "postgres":
+            postgres.drop_database_for(directory)
+
+
+@pytest.fixture(params=BACKENDS)
+def pair(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[LiveServer, LiveServer]]:
+    """Two processes on one SQLite file, or two nodes on one PostgreSQL database."""
+    with two_processes(tmp_path, request.param) as servers:
+        yield servers
 
 
 def bearer(token: str) -> dict[str, str]:
@@ -95,6 +110,7 @@ class Phone:
         self.acknowledged: dict[str, str] = {}  # entry id -> verdict
         self.outbox: list[dict[str, Any]] = []
         self.cut_off = 0  # pushes that got no answer: their process died under them
+        self.told_to_wait = 0  # pushes answered 503: the database was away
         self.sending_to: LiveServer | None = None
 
     def record(self, count: int) -> None:
@@ -118,6 +134,13 @@ class Phone:
                 continue
             finally:
                 self.sending_to = None
+            if response.status_code == 503:
+                # The database is away: never a 500, always told when to come back.
+                assert response.json()["code"] == "store_unavailable", response.text
+                assert int(response.headers["retry-after"]) > 0
+                self.told_to_wait += 1
+                await asyncio.sleep(0.2)  # sooner than Retry-After says: the test is short
+                continue
             assert response.status_code == 200, response.text
             for mutation, result in zip(batch, response.json()["results"], strict=True):
                 assert result["status"] in ("applied", "conflict"), result
@@ -212,3 +235,48 @@ async def test_killing_one_process_loses_nothing_a_phone_was_told_was_stored(
     # check_nothing_lost found each on record once: the replays stored nothing again.
     assert [len(p.acknowledged) for p in phones] == [24, 24, 24]
     assert sum(p.cut_off for p in phones) >= 1
+
+
+@pytest.mark.skipif(not postgres.SERVER, reason="needs BEATSYNC_TEST_POSTGRES (.ci/run sets it)")
+async def test_while_postgresql_is_away_both_nodes_answer_503_and_come_back_by_themselves(
+    tmp_path: Path,
+) -> None:
+    with two_processes(tmp_path, "postgres") as (first, second):
+        servers = [first, second]
+        phones = three_phones(servers)
+        async with httpx.AsyncClient(timeout=30) as client:
+            await phones_at_work(servers, phones, rounds=1)
+            for phone in phones:
+                phone.record(4)
+            with postgres.gone(tmp_path):
+                pushing = [asyncio.create_task(p.push_until_acknowledged(client)) for p in phones]
+                for server in servers:
+                    ready, alive = await asyncio.gather(
+                        client.get(f"{server.base}/readyz"), client.get(f"{server.base}/healthz")
+                    )
+                    assert ready.status_code == 503, ready.text
+                    assert {e["field"] for e in ready.json()["errors"]} >= {"store"}
+                    assert alive.status_code == 503, alive.text
+                    assert alive.json()["code"] == "store_unavailable"
+                    assert int(alive.headers["retry-after"]) > 0
+                await _until(lambda: all(p.told_to_wait for p in phones), seconds=30)
+            # The database is back: no node was restarted, and the phones' retries land.
+            await asyncio.gather(*pushing)
+            for server in servers:
+                await _until_ready(client, server)
+        check_nothing_lost(servers, phones)
+        assert [len(p.acknowledged) for p in phones] == [8, 8, 8]
+
+
+async def _until(condition: Callable[[], bool], seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "not within the time"
+        await asyncio.sleep(0.05)
+
+
+async def _until_ready(client: httpx.AsyncClient, server: LiveServer) -> None:
+    deadline = time.monotonic() + 15
+    while (await client.get(f"{server.base}/readyz")).status_code != 200:
+        assert time.monotonic() < deadline, "the node did not come back by itself"
+        await asyncio.sleep(0.2)

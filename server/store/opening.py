@@ -29,6 +29,20 @@ def is_postgres(location: str) -> bool:
     return location.startswith(("postgresql://", "postgres://"))
 
 
+def shown(location: str) -> str:
+    """The location as messages and logs may show it: a URL without its password."""
+    if not is_postgres(location):
+        return location
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(location)
+    if parts.password is None:
+        return location
+    host = parts.hostname or ""
+    netloc = f"{parts.username}:***@{host}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
 def pending_migrations(location: str) -> list[str]:
     """The migrations this release has that the database at location has not had, in
     order; every one for a database that does not exist yet. Changes nothing."""

@@ -6,9 +6,12 @@ held by one of them; the warning that concerns it may be written by another. Eac
 therefore watches the database's own logs (the scope change log, the audit chain, the
 escalation steps) and hands what is new to the same listeners its own commits call.
 
-It polls: a few indexed `max(id)` reads every WATCH_INTERVAL_S, and the new rows only when
-there are some. That is the cross-process mechanism on SQLite, where there is no
-LISTEN/NOTIFY, and it works the same on any backend. Its own process's commits come
+It polls: a few indexed `max(id)` reads, and the new rows only when there are some. On
+SQLite, which has no LISTEN/NOTIFY, it polls every WATCH_INTERVAL_S. On PostgreSQL every
+write transaction ends with a NOTIFY and each node LISTENs (server/store/postgres/notices.py):
+the poll runs as soon as a commit is announced, and only once a second otherwise. The
+notice carries nothing; the logs stay the one source of what changed, so a notice lost
+with a dropped connection costs at most a second, never a change. Its own process's commits come
 round too, a moment after their direct call; every listener keeps the newest id or seq it
 has told and ignores one that is not newer (server/sync/events.py), so nothing is told
 twice.
@@ -18,6 +21,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from typing import Protocol
 
 from server.logs import get_logger
 
@@ -27,12 +31,31 @@ WATCH_INTERVAL_S = 0.2
 log = get_logger("beatsync.store")
 
 
-class PeerCommitWatcher:
-    """A daemon thread calling `poll` every `interval_s` seconds until closed."""
+class Wakeup(Protocol):
+    """What tells the watcher that another process committed (PostgreSQL's LISTEN)."""
 
-    def __init__(self, poll: Callable[[], object], interval_s: float = WATCH_INTERVAL_S) -> None:
+    def wait(self, timeout_s: float) -> None:
+        """Return when a commit was announced, or after timeout_s, whichever is first."""
+
+    def close(self) -> None: ...
+
+
+class PeerCommitWatcher:
+    """A daemon thread calling `poll` every `interval_s` seconds until closed; with a
+    wakeup, as soon as it announces a commit (at most one poll per MIN_GAP_S), and every
+    `interval_s` anyway, so an announcement lost with its connection delays nothing long."""
+
+    MIN_GAP_S = 0.05
+
+    def __init__(
+        self,
+        poll: Callable[[], object],
+        interval_s: float = WATCH_INTERVAL_S,
+        wakeup: Wakeup | None = None,
+    ) -> None:
         self._poll = poll
         self._interval_s = interval_s
+        self._wakeup = wakeup
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="peer-commits", daemon=True)
 
@@ -43,9 +66,19 @@ class PeerCommitWatcher:
         self._stop.set()
         if self._thread.is_alive() and self._thread is not threading.current_thread():
             self._thread.join()
+        if self._wakeup is not None:
+            self._wakeup.close()
 
     def _run(self) -> None:
-        while not self._stop.wait(self._interval_s):
+        while True:
+            if self._wakeup is None:
+                if self._stop.wait(self._interval_s):
+                    return
+            else:
+                self._wakeup.wait(self._interval_s)
+                # Under a stream of commits, one poll reads a whole burst of them.
+                if self._stop.wait(self.MIN_GAP_S):
+                    return
             try:
                 self._poll()
             except Exception:

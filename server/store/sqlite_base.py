@@ -141,8 +141,18 @@ class SQLiteBase:
         self._local = threading.local()
         self._writer.close()
 
+    def _writable(self) -> sqlite3.Connection:
+        """The writer connection, ready for a transaction (called under the write lock)."""
+        return self._writer
+
     def _begin_write(self, conn: sqlite3.Connection) -> None:
         conn.execute("BEGIN IMMEDIATE")
+
+    def _before_commit(self, conn: sqlite3.Connection) -> None:
+        """Last statements of every write transaction, after the caller's."""
+
+    def _rollback(self, conn: sqlite3.Connection) -> None:
+        conn.execute("ROLLBACK")
 
     def _committed(self) -> None:
         self._checkpointer.poke()
@@ -185,14 +195,15 @@ class SQLiteBase:
     def transaction(self) -> Iterator[sqlite3.Connection]:
         """The only way to write: one writer, one transaction, all or nothing."""
         with self._write_lock:
-            conn = self._writer
+            conn = self._writable()
             self._touched = set()
             self._audited = {}
             self._begin_write(conn)
             try:
                 yield conn
+                self._before_commit(conn)
             except BaseException:
-                conn.execute("ROLLBACK")
+                self._rollback(conn)
                 raise
             conn.execute("COMMIT")
             touched, self._touched = frozenset(self._touched), set()
@@ -236,8 +247,11 @@ class SQLiteBase:
         if self._watcher is not None:
             return
         self._watch_marks = self._log_ends()
-        self._watcher = PeerCommitWatcher(self._poll_peer_commits)
+        self._watcher = self._peer_watcher()
         self._watcher.start()
+
+    def _peer_watcher(self) -> PeerCommitWatcher:
+        return PeerCommitWatcher(self._poll_peer_commits)
 
     def _log_ends(self) -> tuple[int, int, int]:
         row = self._one(

@@ -26,6 +26,7 @@ from litestar import Litestar
 from server.auth.passwords import Passwords
 from server.clock import SystemClock
 from server.store.opening import open_store
+from tests.support import postgres
 from tests.support.city import PASSWORD, build_tiny_city
 
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -73,12 +74,27 @@ def serve_in_thread(app: Litestar) -> Iterator[str]:
 class LiveServer:
     """`beatsync serve` on a tiny city's database; stop and start it like an operator."""
 
-    def __init__(self, directory: Path, *, beside: LiveServer | None = None, **env: str) -> None:
+    def __init__(
+        self,
+        directory: Path,
+        *,
+        beside: LiveServer | None = None,
+        backend: str = "sqlite",
+        **env: str,
+    ) -> None:
         """beside: another server whose database (and photo folder) this one shares, as a
-        second process or node of the same beatsync does."""
+        second process or node of the same beatsync does. backend "postgres": a database
+        of its own on the test PostgreSQL server (tests/support/postgres.py)."""
         self.db = beside.db if beside is not None else directory / "live.db"
+        self.backend = beside.backend if beside is not None else backend
+        if beside is not None:
+            self.location = beside.location
+        elif self.backend == "postgres":
+            self.location = postgres.database_for(directory)
+        else:
+            self.location = str(self.db)
         if beside is None:
-            store = open_store(str(self.db), SystemClock())
+            store = open_store(self.location, SystemClock())
             build_tiny_city(store, Passwords(time_cost=1, memory_kib=1024))
             store.close()
         self.port = free_port()
@@ -90,6 +106,8 @@ class LiveServer:
             "BEATSYNC_ACCESS_TOKEN_TTL": "3600",
             "BEATSYNC_MAINTENANCE_INTERVAL": "0",
             "BEATSYNC_ESCALATION_INTERVAL": "0",
+            # Shared by every process, as the photo folder of several nodes must be.
+            "BEATSYNC_PHOTO_DIR": str(self.photo_dir),
             **env,
         }
         self.process: subprocess.Popen[bytes] | None = None
@@ -108,7 +126,7 @@ class LiveServer:
                     "server.cli",
                     "serve",
                     "--db",
-                    str(self.db),
+                    self.location,
                     "--port",
                     str(self.port),
                 ],

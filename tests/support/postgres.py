@@ -12,6 +12,8 @@ import atexit
 import hashlib
 import os
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
@@ -73,6 +75,24 @@ def database_for(folder: Path) -> str:
             with _admin() as admin:
                 _create(admin, name, template)
     return _url(name)
+
+
+@contextmanager
+def gone(folder: Path) -> Iterator[None]:
+    """The test's database as a server restart looks to the nodes on it: every connection
+    cut, and new ones refused, until the block ends."""
+    name = sql.Identifier(_name(folder))
+    with _admin() as admin:
+        admin.execute(sql.SQL("ALTER DATABASE {} ALLOW_CONNECTIONS false").format(name))
+        admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s",
+            (_name(folder),),
+        )
+    try:
+        yield
+    finally:
+        with _admin() as admin:
+            admin.execute(sql.SQL("ALTER DATABASE {} ALLOW_CONNECTIONS true").format(name))
 
 
 def open_postgres(folder: Path, clock: ManualClock) -> Store:

@@ -15,27 +15,37 @@ nodes (docs/scaling.md):
 
 Reads take a pooled connection each and never wait for the writers (MVCC); a read that
 must see one moment (`_snapshot`) runs in a REPEATABLE READ transaction. A node hears of
-other nodes' commits as a second SQLite process does, by watching the logs
-(server/store/peer_commits.py).
+other nodes' commits by watching the logs, as a second SQLite process does
+(server/store/peer_commits.py), woken by the NOTIFY that ends every write (notices.py).
+
+When the server goes away (a restart, a failover), requests fail with StoreUnavailable,
+which the API answers 503 with Retry-After; the pool and the writer connect again by
+themselves once it is back (`_writable`, `_first_statement`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
-from typing import Any
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager, suppress
+from typing import Any, TypeVar
 
 import psycopg
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from server.store.errors import PendingMigrations, StoreUnavailable, register_unavailable
+from server.store.peer_commits import PeerCommitWatcher
 from server.store.postgres import schema
 from server.store.postgres.connection import Connection, Cursor, configure
+from server.store.postgres.notices import NOTIFY, CommitNotices
 from server.store.sqlite import SQLiteStore
 
 # pg_advisory_xact_lock key every write holds: 'beat' and 2.
 WRITE_LOCK = 0x6265_6174_0002
 POOL_MAX = 8
+POOL_WAIT_S = 3
+CONNECT_S = 5
+RECONNECT_S = 2.0
+T = TypeVar("T")
 
 
 def _unavailable(exc: BaseException) -> bool:
@@ -52,8 +62,33 @@ class _Reader:
         self._pool = pool
 
     def execute(self, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()) -> Cursor:
-        with self._pool.connection() as raw:
-            return Connection(raw).execute(sql, params)
+        raw, cursor = _first_statement(self._pool, lambda conn: conn.execute(sql, params))
+        self._pool.putconn(raw)
+        return cursor
+
+
+def _first_statement(
+    pool: ConnectionPool[Any], first: Callable[[Connection], T]
+) -> tuple[psycopg.Connection[Any], T]:
+    """A connection checked out of the pool, and what its first statement gave.
+
+    A server restart leaves every idle connection in the pool dead. The first statement
+    to fail on one has the pool check the rest, and runs once more on a fresh connection:
+    nothing has happened on the dead one, so once the server is back a restart costs
+    the readers nothing. While it is down the error goes up, and the request gets 503."""
+    for attempt in (1, 2):
+        raw = pool.getconn()
+        try:
+            return raw, first(Connection(raw))
+        except psycopg.OperationalError:
+            pool.putconn(raw)  # a broken connection is discarded, not kept
+            if attempt == 2 or not raw.broken:
+                raise
+            pool.check()
+        except BaseException:
+            pool.putconn(raw)
+            raise
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 class PostgresStore(SQLiteStore):
@@ -69,8 +104,6 @@ class PostgresStore(SQLiteStore):
     def _json_item(alias: str, key: str) -> str:
         return f"({alias}->>'{key}')::bigint"
 
-    _typed_columns = True
-
     # -- connections (the hooks of sqlite_base.SQLiteBase) ---------------------------------
 
     def _open(self) -> None:
@@ -82,12 +115,18 @@ class PostgresStore(SQLiteStore):
             kwargs={"autocommit": True},
             configure=configure,
             open=False,
-            timeout=10,
+            # A request waits this long for a connection before it is told 503.
+            timeout=POOL_WAIT_S,
+            # The pool retries a lost connection with a backoff that doubles up to this
+            # long, then gives it up; the next request that wants one tries at once. Kept
+            # short, so that a node is serving within seconds of the server's return
+            # rather than after a backoff grown through a long outage.
+            reconnect_timeout=RECONNECT_S,
             name="beatsync",
         )
         try:
             self._pool.open(wait=True, timeout=10)
-            self._writer_raw = psycopg.connect(url, autocommit=True, connect_timeout=10)
+            self._writer_raw = psycopg.connect(url, autocommit=True, connect_timeout=CONNECT_S)
         except (psycopg.OperationalError, PoolTimeout) as exc:
             self._pool.close()
             raise StoreUnavailable(f"cannot open the database at {_safe(url)}: {exc}") from exc
@@ -111,9 +150,46 @@ class PostgresStore(SQLiteStore):
         self._pool.close()
         self._writer_raw.close()
 
+    def _writable(self) -> Any:
+        """The writer connection; a new one when the old died with the server (a restart,
+        a failover): the write that follows then goes through, or fails with 503 while
+        the server is still down."""
+        if self._writer_raw.closed or self._writer_raw.broken:
+            try:
+                self._writer_raw.close()
+                raw = psycopg.connect(self.path, autocommit=True, connect_timeout=CONNECT_S)
+            except psycopg.OperationalError as exc:
+                raise StoreUnavailable(
+                    f"cannot reach the database at {_safe(self.path)}: {exc}"
+                ) from exc
+            configure(raw)
+            self._writer_raw = raw
+            self._writer = Connection(raw)  # type: ignore[assignment]
+        return self._writer
+
     def _begin_write(self, conn: Any) -> None:
         conn.execute("BEGIN")
         conn.execute(f"SELECT pg_advisory_xact_lock({WRITE_LOCK})")
+
+    def _before_commit(self, conn: Any) -> None:
+        # Delivered at COMMIT to every node's LISTEN (notices.py), never on a rollback.
+        conn.execute(NOTIFY)
+
+    def _rollback(self, conn: Any) -> None:
+        if not self._writer_raw.broken:  # a dead connection has nothing to roll back
+            conn.execute("ROLLBACK")
+
+    def _peer_watcher(self) -> PeerCommitWatcher:
+        return PeerCommitWatcher(
+            self._poll_peer_commits, interval_s=1.0, wakeup=CommitNotices(self.path)
+        )
+
+    def close(self) -> None:
+        if self._watcher is not None and not self._writer_raw.broken:
+            # Wakes this node's watcher (and, harmlessly, every other's) so it stops now.
+            with suppress(psycopg.Error):
+                self._writer_raw.execute(NOTIFY)
+        super().close()
 
     def _committed(self) -> None:
         """Nothing to do after a commit: PostgreSQL checkpoints by itself."""
@@ -123,13 +199,18 @@ class PostgresStore(SQLiteStore):
 
     @contextmanager
     def _snapshot(self) -> Iterator[Any]:
-        with self._pool.connection() as raw:
-            conn = Connection(raw)
-            conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        raw, _ = _first_statement(
+            self._pool, lambda conn: conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        )
+        conn = Connection(raw)
+        try:
+            yield conn
+        finally:
             try:
-                yield conn
+                if not raw.broken:
+                    conn.execute("COMMIT")
             finally:
-                conn.execute("COMMIT")
+                self._pool.putconn(raw)
 
     # -- migrations ------------------------------------------------------------------------
 
@@ -148,7 +229,9 @@ class PostgresStore(SQLiteStore):
         return schema.known()
 
     def applied_migrations(self) -> list[str]:
-        return schema.applied(self._writer_raw)
+        # On a pooled connection: the writer's may be inside another thread's write.
+        with self._pool.connection() as raw:
+            return schema.applied(raw)
 
     def _has_table(self, name: str) -> bool:
         return self._one("SELECT to_regclass(?) IS NOT NULL AS x", (name,)) == {"x": True}
