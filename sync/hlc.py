@@ -15,6 +15,7 @@ from typing import NamedTuple
 _WALL_DIGITS = 18
 _COUNTER_DIGITS = 5
 MAX_COUNTER = 10**_COUNTER_DIGITS - 1
+_new = tuple.__new__
 
 
 class HLC(NamedTuple):
@@ -23,7 +24,9 @@ class HLC(NamedTuple):
     node: str
 
     def encode(self) -> str:
-        return f"{self.wall_ms:0{_WALL_DIGITS}d}-{self.counter:0{_COUNTER_DIGITS}d}-{self.node}"
+        # The widths spelled out (_WALL_DIGITS, _COUNTER_DIGITS): a nested format spec is
+        # built anew at each call, and a push encodes a clock per mutation.
+        return f"{self.wall_ms:018d}-{self.counter:05d}-{self.node}"
 
     @classmethod
     def decode(cls, text: str) -> HLC:
@@ -31,7 +34,8 @@ class HLC(NamedTuple):
         wall, counter, node = text.split("-", 2)
         if len(wall) != _WALL_DIGITS or len(counter) != _COUNTER_DIGITS or not node:
             raise ValueError(f"not an HLC: {text!r}")
-        return cls(int(wall), int(counter), node)
+        # tuple.__new__ directly: the same instance, without the generated __new__'s call.
+        return _new(cls, (int(wall), int(counter), node))
 
     @classmethod
     def zero(cls, node: str) -> HLC:

@@ -103,7 +103,10 @@ def decide_visit(
     entry: VisitEntry,
     hlc: HLC,
     superseded: SupersededEntry | None,
+    *,
+    hlc_text: str | None = None,
 ) -> VisitDecision:
+    """hlc_text: `hlc.encode()`, when the caller holds it already."""
     if task is None:
         return VisitDecision(rejection=Rejection.UNKNOWN_TASK, detail="no such task")
     if officer_id not in task.assigned_ever:
@@ -126,7 +129,7 @@ def decide_visit(
                 rejection=Rejection.WRONG_KIND_OF_ENTRY,
                 detail="attendance, materials and completed are for publicity",
             )
-        return _warning_visit(task, officer_id, entry, hlc)
+        return _warning_visit(task, officer_id, entry, hlc_text or hlc.encode())
     if entry.outcome is not None or entry.amount_prevented is not None:
         return VisitDecision(
             rejection=Rejection.WRONG_KIND_OF_ENTRY,
@@ -135,14 +138,14 @@ def decide_visit(
     return _publicity_report(task, officer_id, entry)
 
 
-def _warning_visit(task: TaskView, officer_id: int, entry: VisitEntry, hlc: HLC) -> VisitDecision:
+def _warning_visit(task: TaskView, officer_id: int, entry: VisitEntry, hlc: str) -> VisitDecision:
     claim = None
     if entry.outcome is not None:
         claim = OutcomeClaim(
             entry_id=entry.entry_id,
             officer_id=officer_id,
             contact=entry.contact,
-            hlc=hlc.encode(),
+            hlc=hlc,
             outcome=entry.outcome,
         )
     if task.state == "cancelled":

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple, Protocol
 
 import msgspec
@@ -34,10 +34,13 @@ from sync.protocol import (
 from sync.vocab import TaskKind
 
 _encode = msgspec.json.Encoder(order="sorted").encode
+_rfc3339 = msgspec.json.Encoder().encode
+_WHOLE_SECONDS = len(b'"2026-01-01T00:00:00Z"')
 _result_decoder = msgspec.json.Decoder(MutationResult)
 _SLACK = timedelta(milliseconds=CLOCK_TOLERANCE_MS)
 Mutation = RecordVisit | SetField
 Key = tuple[str, int]
+_Times = tuple[datetime, datetime | None, datetime | None]
 # A field's stored value: (value, hlc, user id, mutation id or None).
 StoredField = tuple[str | None, str, int, str | None]
 SCOPE_COLUMNS = ("city_id", "county_id", "station_id")
@@ -78,6 +81,9 @@ class Prepared(NamedTuple):
     device_hlc: HLC
     # A visit log's columns from entry_id to completed (see PushBatch.write).
     visit_row: tuple[Any, ...] | None
+    # The visit's recorded, arrived and held times in UTC: converted once, here, for the
+    # row and for every comparison with the task's times (all UTC, so compared directly).
+    times: _Times | None = None
 
 
 def prepare(ctx: PushContext, mutations: Sequence[Mutation]) -> list[Prepared]:
@@ -85,9 +91,13 @@ def prepare(ctx: PushContext, mutations: Sequence[Mutation]) -> list[Prepared]:
     writer, which every push waits for, then only decides and writes."""
     out = []
     for m in mutations:
-        row = None
+        row = times = None
         if isinstance(m, RecordVisit):
             e, pos = m.entry, m.entry.position
+            recorded = e.recorded_at.astimezone(UTC)
+            arrived = e.arrived_at.astimezone(UTC) if e.arrived_at else None
+            held = e.held_at.astimezone(UTC) if e.held_at else None
+            times = (recorded, arrived, held)
             # Enums' `_value_`, not `.value`: the property is a Python call, three a visit.
             row = (
                 e.entry_id,
@@ -97,9 +107,9 @@ def prepare(ctx: PushContext, mutations: Sequence[Mutation]) -> list[Prepared]:
                 ctx.device_pk,
                 m.mutation_id,
                 e.supersedes,
-                iso(e.recorded_at),
+                _iso_utc(recorded),
                 ctx.received_at,
-                iso(e.arrived_at) if e.arrived_at else None,
+                _iso_utc(arrived) if arrived else None,
                 e.contact._value_ if e.contact else None,
                 e.outcome._value_ if e.outcome else None,
                 e.amount_prevented,
@@ -108,13 +118,23 @@ def prepare(ctx: PushContext, mutations: Sequence[Mutation]) -> list[Prepared]:
                 pos.lon if pos else None,
                 pos.accuracy_m if pos else None,
                 _encode(e.photos).decode(),
-                iso(e.held_at) if e.held_at else None,
+                _iso_utc(held) if held else None,
                 e.attendance,
                 _encode(e.materials).decode() if e.materials else "[]",
                 int(e.completed),
             )
-        out.append(Prepared(_hash(m), HLC.decode(m.hlc), row))
+        out.append(Prepared(_hash(m), HLC.decode(m.hlc), row, times))
     return out
+
+
+def _iso_utc(when: datetime) -> str:
+    """clock.iso of a time already in UTC, to the byte, written by msgspec's RFC 3339
+    encoder (a quarter of isoformat's cost): it writes `Z` for the offset, and the
+    microseconds as six digits, or none when they are zero."""
+    text = _rfc3339(when)  # b'"YYYY-MM-DDTHH:MM:SS[.ffffff]Z"'
+    if len(text) == _WHOLE_SECONDS:
+        return text[1:-2].decode() + ".000000+00:00"
+    return text[1:-2].decode() + "+00:00"
 
 
 def _hash(mutation: Mutation) -> str:
@@ -147,6 +167,8 @@ class TaskState:
         self.ever = ever
         self.sets: dict[str, Any] = {}
         self.touched = False
+        # Who recorded on it before this push (task_visitors), as the backend loaded them.
+        self.holders: set[int] = set()
         # A push never moves a task between units: read once, shared by its audit entries.
         self.scope: dict[str, str | None] = {k: row[k] for k in SCOPE_COLUMNS}
         # When a visit to it can have happened, from its arrival: parsed once, not per visit.
@@ -273,7 +295,9 @@ class PushMerge:
                 )
                 continue
             hlc, _ = merge.trusted_hlc(prep.device_hlc, server_hlc, self.ctx.now_ms)
-            server_hlc = max(server_hlc, HLC(hlc.wall_ms, hlc.counter, server_hlc.node))
+            # The server's clock moves up to the mutation's (same node: wall, then counter).
+            if (hlc.wall_ms, hlc.counter) > (server_hlc.wall_ms, server_hlc.counter):
+                server_hlc = HLC(hlc.wall_ms, hlc.counter, server_hlc.node)
             revoked = self.ctx.revoked_at_ms
             if revoked is not None and merge.recorded_after_revocation(
                 prep.device_hlc.wall_ms, self.ctx.clock_offset_ms, revoked
@@ -330,7 +354,11 @@ class PushMerge:
             )
         superseded = self.entries.get(entry.supersedes) if entry.supersedes else None
         view = task.view() if task else None
-        decision = merge.decide_visit(view, self.ctx.user_id, entry, hlc, superseded)
+        # A trusted HLC is the phone's own, whose text is the one it sent.
+        hlc_text = mutation.hlc if hlc is prep.device_hlc else hlc.encode()
+        decision = merge.decide_visit(
+            view, self.ctx.user_id, entry, hlc, superseded, hlc_text=hlc_text
+        )
         if decision.rejection is not None or task is None or view is None:
             field = (
                 "entry.supersedes"
@@ -340,15 +368,15 @@ class PushMerge:
             return self._reject(
                 mutation, decision.rejection or merge.Rejection.UNKNOWN_TASK, decision.detail, field
             )
-        impossible = self._impossible_time(entry, task)
+        assert prep.times is not None  # noqa: S101 -- prepared for every record_visit
+        impossible = self._impossible_time(prep.times, task)
         flags = (
             (["clock_skew"] if self.ctx.skew_flagged else [])
             + ([decision.conflict.value] if decision.conflict else [])
             + (["impossible_time"] if impossible else [])
             + ([merge.HANDED_IN_FLAG] if self.ctx.revoked_at_ms is not None else [])
         )
-        before, after = self._apply(task, decision, mutation, impossible)
-        hlc_text = hlc.encode()
+        before, after = self._apply(task, decision, mutation, prep.times, impossible)
         self._keep_visit(mutation, prep, hlc_text, flags, task, before, after)
         conflict_id = None
         if decision.conflict is not None:
@@ -409,18 +437,20 @@ class PushMerge:
             }
         )
 
-    def _impossible_time(self, entry: VisitEntry, task: TaskState) -> bool:
-        """A visit whose own times fall outside its window (from the task's arrival to the
-        server's receipt of the visit) by more than a phone's clock may be off. Evidence is
-        never refused for its clock: it is flagged for review."""
+    def _impossible_time(self, times: _Times, task: TaskState) -> bool:
+        """A visit whose own times (recorded, arrived, held; UTC) fall outside its window
+        (from the task's arrival to the server's receipt of the visit) by more than a
+        phone's clock may be off. Evidence is never refused for its clock: it is flagged
+        for review."""
+        recorded, arrived, held = times
         start, end = task.created - _SLACK, self.received + _SLACK
         return not (
-            start <= entry.recorded_at <= end
-            and (entry.arrived_at is None or start <= entry.arrived_at <= end)
-            and (entry.held_at is None or start <= entry.held_at <= end)
+            start <= recorded <= end
+            and (arrived is None or start <= arrived <= end)
+            and (held is None or start <= held <= end)
         )
 
-    def _contact_time(self, entry: VisitEntry, task: TaskState, impossible: bool) -> str:
+    def _contact_time(self, times: _Times, task: TaskState, impossible: bool) -> str:
         """The first contact's time as the reports count it: the server's receipt for a
         visit with impossible times; otherwise the phone's, held within the window (a
         contact minutes before dispatch, within the tolerance, counts as at dispatch)."""
@@ -428,7 +458,7 @@ class PushMerge:
             return self.ctx.received_at
         text = task.row.get("dispatched_at")
         dispatched = datetime.fromisoformat(text) if text else task.created
-        at = entry.arrived_at or entry.recorded_at
+        at = times[1] or times[0]
         return iso(min(max(at, dispatched), self.received))  # dispatch is never before arrival
 
     def _apply(
@@ -436,6 +466,7 @@ class PushMerge:
         task: TaskState,
         decision: merge.VisitDecision,
         mutation: RecordVisit,
+        times: _Times,
         impossible: bool,
     ) -> tuple[dict[str, Any], dict[str, Any]]:
         """Every visit touches its task: the visit log is part of what phones hold.
@@ -461,7 +492,7 @@ class PushMerge:
             and entry.contact is not None
             and task.row["first_contact_at"] is None
         ):
-            task.set("first_contact_at", self._contact_time(entry, task, impossible))
+            task.set("first_contact_at", self._contact_time(times, task, impossible))
         return before, {k: task.row[k] for k in before}
 
     def _field(self, mutation: SetField, hlc: HLC) -> MutationResult:

@@ -133,6 +133,7 @@ class PushBatch:
         rows: dict[Key, dict[str, Any]] = {}
         assignees: dict[Key, set[int]] = {k: set() for k in keys}
         ever: dict[Key, set[int]] = {k: set() for k in keys}
+        holders: dict[Key, set[int]] = {k: set() for k in keys}
         for kind, table, columns in (
             ("warning", "warnings", WARNING_READ),
             ("publicity", "publicity_tasks", PUBLICITY_READ),
@@ -157,16 +158,26 @@ class PushBatch:
                         chunk,
                     ):
                         assignees[(kind, r["task_id"])].add(r["officer_id"])
-                for r in conn.execute(
+                for task_id, officer_id in cursor.execute(
                     "SELECT task_id, officer_id FROM assignment_history"  # noqa: S608
                     f" WHERE task_kind = ? AND task_id IN ({marks})",
                     (kind, *chunk),
                 ):
-                    ever[(kind, r["task_id"])].add(r["officer_id"])
-        return {
-            key: TaskState(key[0], row, frozenset(assignees[key]), frozenset(ever[key]))
-            for key, row in rows.items()
-        }
+                    ever[(kind, task_id)].add(officer_id)
+                # Who recorded on them: the scope refresh needs it, and the write adds
+                # only the visitors that are new.
+                for task_id, officer_id in cursor.execute(
+                    "SELECT task_id, officer_id FROM task_visitors"  # noqa: S608
+                    f" WHERE task_kind = ? AND task_id IN ({marks})",
+                    (kind, *chunk),
+                ):
+                    holders[(kind, task_id)].add(officer_id)
+        tasks = {}
+        for key, row in rows.items():
+            task = TaskState(key[0], row, frozenset(assignees[key]), frozenset(ever[key]))
+            task.holders = holders[key]
+            tasks[key] = task
+        return tasks
 
     # -- writing, in bulk ----------------------------------------------------------------
 
@@ -186,10 +197,17 @@ class PushBatch:
             push.visits,
         )
         # Who recorded on a task keeps it in scope; kept apart from the visit log so that
-        # a scope refresh reads a handful of rows, not every visit ever made.
+        # a scope refresh reads a handful of rows, not every visit ever made. Only the
+        # visitors not already on record are written (load read them).
+        visitors = []
+        for v in push.visits:
+            held = push.tasks[(v[1], v[2])].holders
+            if v[3] not in held:
+                held.add(v[3])
+                visitors.append((v[1], v[2], v[3]))
         conn.executemany(
             "INSERT OR IGNORE INTO task_visitors (task_kind, task_id, officer_id) VALUES (?, ?, ?)",
-            {(v[1], v[2], v[3]) for v in push.visits},
+            visitors,
         )
         conn.executemany(
             "INSERT INTO field_values (task_kind, task_id, field, value, hlc, user_id,"
@@ -215,6 +233,7 @@ class PushBatch:
                 cancelled=task.row[task.state_column] == "cancelled",
                 assignees=set(task.assignees),
                 sort_key=sort_key(task.kind_name, task.row),
+                holders=task.holders,
             )
         for (table, columns), rows in shapes.items():
             assignments = "".join(f"{c} = ?, " for c in columns)

@@ -50,7 +50,7 @@ class SQLiteScope(SQLiteBase):
         seq_of = {(k, i): s for k, i, s in tasks}
         inputs = _load_scope_inputs(conn, list(seq_of), known)
         assignees, holders, version = inputs.assignees, inputs.holders, inputs.version
-        cancelled, current = inputs.cancelled, inputs.current
+        cancelled, current, stored_key = inputs.cancelled, inputs.current, inputs.sort_key
         if known is None:
             conn.executemany(
                 "INSERT OR IGNORE INTO assignment_history (task_kind, task_id, officer_id)"
@@ -87,22 +87,12 @@ class SQLiteScope(SQLiteBase):
         # The member's place in the pull's order comes from the task row as it now is:
         # from the caller when it holds the row (a push), else read in the statement.
         keyed = {key: k.sort_key for key, k in (known or {}).items() if k.sort_key}
-        conn.executemany(
-            UPSERT_MEMBER_KEYED, [(*u, keyed[u[1:3]]) for u in upserts if u[1:3] in keyed]
-        )
-        for kind, statement in UPSERT_MEMBER.items():
-            conn.executemany(
-                statement, [(*u, u[2]) for u in upserts if u[1] == kind and u[1:3] not in keyed]
-            )
+        _write_members(conn, upserts, keyed, stored_key)
         conn.executemany(
             "DELETE FROM scope_members WHERE officer_id = ? AND task_kind = ? AND task_id = ?",
             deletes,
         )
-        conn.executemany(
-            "INSERT INTO scope_changes (seq, officer_id, task_kind, task_id, op, reason, at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?)",
-            changes,
-        )
+        _write_changes(conn, changes)
         self._apply_checksum_deltas(conn, delta)
         self._touched.update(c[1] for c in changes)
 
@@ -183,6 +173,8 @@ class KnownTask(NamedTuple):
     cancelled: bool
     assignees: set[int]
     sort_key: str | None = None  # scope_order.sort_key of the task as it will be stored
+    # Who recorded on it (task_visitors, this write's visitors included); None: read them.
+    holders: set[int] | None = None
 
 
 class _ScopeInputs(NamedTuple):
@@ -191,6 +183,9 @@ class _ScopeInputs(NamedTuple):
     version: dict[tuple[str, int], int]
     cancelled: set[tuple[str, int]]
     current: dict[tuple[str, int], dict[int, int]]
+    # (kind, task id, officer) -> the member's stored sort_key, read only for a caller
+    # that knows the tasks (a push), to tell a member whose place in the order stays.
+    sort_key: dict[tuple[str, int, int], str]
 
 
 def _load_scope_inputs(
@@ -205,12 +200,17 @@ def _load_scope_inputs(
         version={},
         cancelled=set(),
         current={key: {} for key in keys},
+        sort_key={},
     )
+    visitors_known = known is not None and all(known[key].holders is not None for key in keys)
     if known is not None:
         for key in keys:
-            inputs.version[key], is_cancelled, inputs.assignees[key], _ = known[key]
-            if is_cancelled:
+            task = known[key]
+            inputs.version[key], inputs.assignees[key] = task.version, task.assignees
+            if task.cancelled:
                 inputs.cancelled.add(key)
+            if visitors_known:
+                inputs.holders[key] = set(task.holders or ())
     for kind in ("warning", "publicity"):
         ids = [i for k, i in keys if k == kind]
         for chunk in chunks(ids):
@@ -220,19 +220,86 @@ def _load_scope_inputs(
             # Plain tuples: these two reads return a row per officer per task.
             rows = conn.cursor()
             rows.row_factory = None
-            for task_id, officer_id in rows.execute(
-                "SELECT task_id, officer_id FROM task_visitors"  # noqa: S608
-                f" WHERE task_kind = ? AND task_id IN ({marks})",
-                (kind, *chunk),
-            ):
-                inputs.holders[(kind, task_id)].add(officer_id)
-            for task_id, officer_id, held in rows.execute(
-                "SELECT task_id, officer_id, version FROM scope_members"  # noqa: S608
-                f" WHERE task_kind = ? AND task_id IN ({marks})",
-                (kind, *chunk),
-            ):
-                inputs.current[(kind, task_id)][officer_id] = held
+            if not visitors_known:
+                for task_id, officer_id in rows.execute(
+                    "SELECT task_id, officer_id FROM task_visitors"  # noqa: S608
+                    f" WHERE task_kind = ? AND task_id IN ({marks})",
+                    (kind, *chunk),
+                ):
+                    inputs.holders[(kind, task_id)].add(officer_id)
+            _read_members(rows, kind, chunk, inputs, with_keys=known is not None)
     return inputs
+
+
+def _write_members(
+    conn: sqlite3.Connection,
+    upserts: list[tuple[int, str, int, int]],
+    keyed: Mapping[tuple[str, int], str],
+    stored_key: Mapping[tuple[str, int, int], str],
+) -> None:
+    """Member rows (officer, kind, task id, version), new or at a new version. A member
+    whose place in the order stays (most of a push's: a visit rarely moves its task in
+    the order) has only its version written, leaving the order's index alone."""
+    versions, upsert_keyed, upsert_read = [], [], []
+    for u in upserts:
+        key = u[1:3]
+        if key not in keyed:
+            upsert_read.append((*u, u[2]))
+        elif stored_key.get((*key, u[0])) == keyed[key]:
+            versions.append((u[3], *u[:3]))
+        else:
+            upsert_keyed.append((*u, keyed[key]))
+    conn.executemany(
+        "UPDATE scope_members SET version = ?"
+        " WHERE officer_id = ? AND task_kind = ? AND task_id = ?",
+        versions,
+    )
+    conn.executemany(UPSERT_MEMBER_KEYED, upsert_keyed)
+    for kind, statement in UPSERT_MEMBER.items():
+        conn.executemany(statement, [u for u in upsert_read if u[1] == kind])
+
+
+def _write_changes(
+    conn: sqlite3.Connection, changes: list[tuple[int, int, str, int, str, str | None, str]]
+) -> None:
+    """Append change-log rows (seq, officer, kind, task id, op, reason, at), in order."""
+    if any(c[5] is not None for c in changes):
+        conn.executemany(
+            "INSERT INTO scope_changes (seq, officer_id, task_kind, task_id, op, reason, at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            changes,
+        )
+        return
+    # Only upserts (a push's, nearly always), whose NULL reason is written in the
+    # statement: the driver binds None through a failed adapter lookup per row.
+    conn.executemany(
+        "INSERT INTO scope_changes (seq, officer_id, task_kind, task_id, op, reason, at)"
+        " VALUES (?, ?, ?, ?, 'upsert', NULL, ?)",
+        [(c[0], c[1], c[2], c[3], c[6]) for c in changes],
+    )
+
+
+def _read_members(
+    rows: sqlite3.Cursor, kind: str, chunk: list[int], into: _ScopeInputs, *, with_keys: bool
+) -> None:
+    """The recorded members of one chunk of tasks of one kind, at their versions; with
+    their sort keys too for a caller that knows the tasks (a push)."""
+    marks = ",".join("?" * len(chunk))
+    if not with_keys:
+        for task_id, officer_id, held in rows.execute(
+            "SELECT task_id, officer_id, version FROM scope_members"  # noqa: S608
+            f" WHERE task_kind = ? AND task_id IN ({marks})",
+            (kind, *chunk),
+        ):
+            into.current[(kind, task_id)][officer_id] = held
+        return
+    for task_id, officer_id, held, order in rows.execute(
+        "SELECT task_id, officer_id, version, sort_key FROM scope_members"  # noqa: S608
+        f" WHERE task_kind = ? AND task_id IN ({marks})",
+        (kind, *chunk),
+    ):
+        into.current[(kind, task_id)][officer_id] = held
+        into.sort_key[(kind, task_id, officer_id)] = order
 
 
 def _read_tasks(conn: sqlite3.Connection, kind: str, chunk: list[int], into: _ScopeInputs) -> None:
