@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from server.logs import configure_logging
 from server.settings import Settings
 from server.store.interface import Store
 from server.store.opening import open_store
+from tests.support import postgres
 from tests.support.city import TinyCity, build_tiny_city
 
 configure_logging(json=True, level="info")
@@ -36,9 +38,26 @@ def db_path(tmp_path: Path) -> Path:
     return tmp_path / "beatsync.db"
 
 
+# The backend the stories run on: SQLite, or with BEATSYNC_TEST_BACKEND=postgres the
+# PostgreSQL server BEATSYNC_TEST_POSTGRES names (`.ci/run` runs the stories once on each).
+BACKEND = os.environ.get("BEATSYNC_TEST_BACKEND", "sqlite")
+if BACKEND not in ("sqlite", "postgres") or (BACKEND == "postgres" and not postgres.SERVER):
+    raise RuntimeError("BEATSYNC_TEST_BACKEND=postgres wants BEATSYNC_TEST_POSTGRES set")
+
+
 @pytest.fixture
-def store(db_path: Path, clock: ManualClock) -> Iterator[Store]:
-    the_store = open_store(str(db_path), clock)
+def database(db_path: Path) -> Iterator[str]:
+    """Where the test's store lives: the SQLite file, or its own PostgreSQL database."""
+    if BACKEND == "postgres":
+        yield postgres.database_for(db_path.parent)
+        postgres.drop_database_for(db_path.parent)
+    else:
+        yield str(db_path)
+
+
+@pytest.fixture
+def store(database: str, clock: ManualClock) -> Iterator[Store]:
+    the_store = open_store(database, clock)
     yield the_store
     the_store.close()
 
@@ -50,9 +69,14 @@ def passwords() -> Passwords:
 
 
 @pytest.fixture
-def settings(db_path: Path) -> Settings:
+def settings(database: str, db_path: Path) -> Settings:
     return Settings(
-        env="test", database_path=str(db_path), argon2_time_cost=1, argon2_memory_kib=1024
+        env="test",
+        database_path=database,
+        # Beside the SQLite file, as by default; named, since a URL has nothing beside it.
+        photo_dir=str(db_path.parent / "beatsync-photos"),
+        argon2_time_cost=1,
+        argon2_memory_kib=1024,
     )
 
 

@@ -125,10 +125,16 @@ class PostgresStore(SQLiteStore):
             name="beatsync",
         )
         try:
-            self._pool.open(wait=True, timeout=10)
+            # The writer first: a server that refuses says so at once, where the pool
+            # would retry until its timeout before giving up.
             self._writer_raw = psycopg.connect(url, autocommit=True, connect_timeout=CONNECT_S)
+        except psycopg.OperationalError as exc:
+            raise StoreUnavailable(f"cannot open the database at {_safe(url)}: {exc}") from exc
+        try:
+            self._pool.open(wait=True, timeout=10)
         except (psycopg.OperationalError, PoolTimeout) as exc:
             self._pool.close()
+            self._writer_raw.close()
             raise StoreUnavailable(f"cannot open the database at {_safe(url)}: {exc}") from exc
         configure(self._writer_raw)
         self._writer = Connection(self._writer_raw)  # type: ignore[assignment]
