@@ -1285,8 +1285,9 @@ export interface paths {
          * Ready
          * @description Whether to send this server traffic: the store answers, its migrations are the
          *     ones this code knows, and the disks of the photos and the database have
-         *     BEATSYNC_READY_MIN_FREE_MB free. Otherwise `503 not_ready`, its `errors` naming
-         *     each check that failed. No authentication.
+         *     BEATSYNC_READY_MIN_FREE_MB free (on PostgreSQL, the photos' disk alone).
+         *     Otherwise `503 not_ready`, its `errors` naming each check that failed. No
+         *     authentication.
          */
         get: operations["ready"];
         put?: never;
