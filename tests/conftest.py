@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -17,7 +16,7 @@ from server.logs import configure_logging
 from server.settings import Settings
 from server.store.interface import Store
 from server.store.opening import open_store
-from tests.support import postgres
+from tests.support import backend
 from tests.support.city import TinyCity, build_tiny_city
 
 configure_logging(json=True, level="info")
@@ -38,21 +37,11 @@ def db_path(tmp_path: Path) -> Path:
     return tmp_path / "beatsync.db"
 
 
-# The backend the stories run on: SQLite, or with BEATSYNC_TEST_BACKEND=postgres the
-# PostgreSQL server BEATSYNC_TEST_POSTGRES names (`.ci/run` runs the stories once on each).
-BACKEND = os.environ.get("BEATSYNC_TEST_BACKEND", "sqlite")
-if BACKEND not in ("sqlite", "postgres") or (BACKEND == "postgres" and not postgres.SERVER):
-    raise RuntimeError("BEATSYNC_TEST_BACKEND=postgres wants BEATSYNC_TEST_POSTGRES set")
-
-
 @pytest.fixture
 def database(db_path: Path) -> Iterator[str]:
     """Where the test's store lives: the SQLite file, or its own PostgreSQL database."""
-    if BACKEND == "postgres":
-        yield postgres.database_for(db_path.parent)
-        postgres.drop_database_for(db_path.parent)
-    else:
-        yield str(db_path)
+    yield backend.location_for(db_path.parent, db_path.name)
+    backend.drop_for(db_path.parent)
 
 
 @pytest.fixture

@@ -146,7 +146,8 @@ def test_a_backup_under_load_restores_every_acknowledged_visit_and_photo(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     (tmp_path / "server").mkdir()
-    live = LiveServer(tmp_path / "server").start()
+    # `beatsync backup` copies a SQLite file; PostgreSQL is backed up by its own pg_dump.
+    live = LiveServer(tmp_path / "server", backend="sqlite").start()
     stop = threading.Event()
     phones: list[Phone] = []
     try:

@@ -30,6 +30,7 @@ from server.demo_history import HistoryFigures, seed_demo, seed_history
 from server.publicity.service import CITY_TIMEZONE
 from server.settings import Settings
 from server.store.interface import Store
+from tests.support import raw
 from tests.support.api import bearer, login
 from tests.support.live import ROOT, free_port
 
@@ -62,7 +63,7 @@ async def get(client: httpx.AsyncClient, who: str, path: str, **params: Any) -> 
 
 
 async def test_a_few_days_of_history_fill_the_supervisors_reports(
-    client: httpx.AsyncClient, history: HistoryFigures, clock: ManualClock, db_path: Path
+    client: httpx.AsyncClient, history: HistoryFigures, clock: ManualClock, database: str
 ) -> None:
     assert clock.now() == END  # left where the server's own time takes over
     assert history.days == DAYS
@@ -131,26 +132,29 @@ async def test_a_few_days_of_history_fill_the_supervisors_reports(
     assert feed.status_code == 200, feed.text
     assert len(feed.json()["items"]) > history.warnings / 2
 
-    with sqlite3.connect(db_path) as conn:
-        decisions = dict(
-            conn.execute("SELECT decision, count(*) FROM visit_reviews GROUP BY decision")
+    decisions = {
+        r["decision"]: r["n"]
+        for r in raw.rows(
+            database, "SELECT decision, count(*) AS n FROM visit_reviews GROUP BY decision"
         )
-        # A returned visit stays on record, superseded by the officer's redo.
-        redone = conn.execute(
-            "SELECT count(*) FROM visit_reviews r JOIN visit_logs v ON v.supersedes = r.entry_id"
-            " JOIN visit_logs o ON o.entry_id = r.entry_id AND o.officer_id = v.officer_id"
-            " WHERE r.decision = 'returned'"
-        ).fetchone()[0]
-        first, last = conn.execute(
-            "SELECT min(created_at), max(created_at) FROM warnings"
-        ).fetchone()
-        skewed = conn.execute("SELECT count(*) FROM visit_logs WHERE flags LIKE '%clock_skew%'")
+    }
+    # A returned visit stays on record, superseded by the officer's redo.
+    [redone] = raw.rows(
+        database,
+        "SELECT count(*) AS n FROM visit_reviews r JOIN visit_logs v ON v.supersedes = r.entry_id"
+        " JOIN visit_logs o ON o.entry_id = r.entry_id AND o.officer_id = v.officer_id"
+        " WHERE r.decision = 'returned'",
+    )
+    [span] = raw.rows(database, "SELECT min(created_at) AS a, max(created_at) AS z FROM warnings")
+    [skewed] = raw.rows(
+        database, "SELECT count(*) AS n FROM visit_logs WHERE flags LIKE '%clock_skew%'"
+    )
     assert decisions["approved"] == history.approved > 0
     assert decisions["returned"] == history.returned > 0
-    assert redone == history.redone > 0
-    assert skewed.fetchone()[0] > 0
-    assert first >= str(TODAY - timedelta(days=DAYS + 1))
-    assert last <= iso(END)
+    assert redone["n"] == history.redone > 0
+    assert skewed["n"] > 0
+    assert span["a"] >= str(TODAY - timedelta(days=DAYS + 1))
+    assert span["z"] <= iso(END)
 
 
 def test_the_history_is_the_same_on_every_run_and_is_seeded_once(

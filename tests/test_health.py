@@ -20,6 +20,7 @@ from server.auth.passwords import Passwords
 from server.clock import ManualClock
 from server.settings import Settings
 from server.store.interface import Store
+from tests.support import raw
 from tests.support.api import a_warning, as_platform, as_user, assert_problem
 from tests.support.city import TinyCity
 from tests.support.live import serve_in_thread
@@ -74,19 +75,24 @@ async def test_readyz_names_the_disk_when_photos_would_not_fit(
 
 
 async def test_readyz_names_migrations_the_code_does_not_know(
-    client: httpx.AsyncClient, db_path
+    client: httpx.AsyncClient, database: str
 ) -> None:
-    with sqlite3.connect(db_path) as conn:
-        # What a newer release leaves behind when this one is started on its database.
-        conn.execute(
+    # What a newer release leaves behind when this one is started on its database.
+    if raw.is_postgres(database):
+        future = "p999_from_the_future"
+        raw.execute(database, "INSERT INTO beatsync_migrations (name) VALUES (?)", (future,))
+    else:
+        future = "m999_from_the_future"
+        raw.execute(
+            database,
             "INSERT INTO _sqlite_migrations (migration_set, name, applied_at)"
-            " VALUES ('beatsync', 'm999_from_the_future', '2027-01-01')"
+            " VALUES ('beatsync', ?, '2027-01-01')",
+            (future,),
         )
-    conn.close()
     body = assert_problem(await client.get("/readyz"), 503, "not_ready")
     [error] = body["errors"]
     assert error["field"] == "migrations"
-    assert "m999_from_the_future" in error["reason"]
+    assert future in error["reason"]
 
 
 async def test_readyz_names_the_store_when_it_cannot_be_read(

@@ -7,7 +7,6 @@ import time
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from functools import partial
-from pathlib import Path
 
 import pytest
 from litestar import Litestar
@@ -27,10 +26,10 @@ from tests.support.contract import ACTOR
 
 @pytest.fixture
 def apps(
-    settings: Settings, store: Store, db_path: Path, clock: ManualClock, passwords: Passwords
+    settings: Settings, store: Store, database: str, clock: ManualClock, passwords: Passwords
 ) -> Iterator[list[Litestar]]:
-    """Two apps, each with its own store on the same file: two processes."""
-    other = open_store(str(db_path), clock)
+    """Two apps, each with its own store on the same database: two processes."""
+    other = open_store(database, clock)
     try:
         yield [
             create_app(settings, store=s, clock=clock, passwords=passwords) for s in (store, other)

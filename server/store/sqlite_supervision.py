@@ -176,11 +176,15 @@ def _unit_figures_sql(
     minutes or amount: each column a city-month fetches costs it tens of milliseconds.
 
     typed: for a database whose column holds one type (PostgreSQL), the key is always
-    text, the integer's digits or the JSON list."""
+    text, the integer's digits or the JSON list; its integer is a numeric, which has no
+    overflow, so every amount reads the fast way there."""
     bits = _bits_sql(slots, slotted=True)
     amount = f"coalesce(w.outcome_amount, 0) * {1 << AMOUNT_SHIFT}"
+    if typed:
+        amount = f"coalesce(w.outcome_amount, 0)::numeric * {1 << AMOUNT_SHIFT}"
     if group is None:
-        return _scan_sql(column, f"{_MINUTES}, {bits} + {amount}", dense=dense)
+        total = f"({bits} + {amount})::text" if typed else f"{bits} + {amount}"
+        return _scan_sql(column, f"{_MINUTES}, {total}", dense=dense)
     whens = " ".join(f"WHEN :k{n} THEN {n}" for n in range(1, known + 1))
     place = f"(CASE w.{group} {whens} END)" if known else "NULL"
     # coalesce() evaluates its second argument only when the first is NULL: a known

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import sqlite3
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -13,6 +10,7 @@ import jwt
 import pytest
 
 from server.clock import ManualClock
+from tests.support import raw
 from tests.support.api import as_user, assert_problem, bearer, login
 from tests.support.city import PASSWORD, PLATFORM_SECRET, TinyCity
 
@@ -107,9 +105,8 @@ def session_of(tokens: dict[str, Any]) -> str:
     return str(claims["sid"])
 
 
-def sessions_in(db_path: Path) -> int:
-    with contextlib.closing(sqlite3.connect(db_path)) as conn:
-        return int(conn.execute("SELECT count(*) FROM sessions").fetchone()[0])
+def sessions_in(database: str) -> int:
+    return raw.count(database, "sessions")
 
 
 async def refresh(client: httpx.AsyncClient, token: str) -> httpx.Response:
@@ -117,7 +114,7 @@ async def refresh(client: httpx.AsyncClient, token: str) -> httpx.Response:
 
 
 async def test_a_refresh_whose_answer_was_lost_gets_the_same_answer_again(
-    client, city, clock: ManualClock, db_path: Path
+    client, city, clock: ManualClock, database: str
 ) -> None:
     tokens = await login(client, "o1")
     lost = await refresh(client, tokens["refresh_token"])
@@ -129,7 +126,7 @@ async def test_a_refresh_whose_answer_was_lost_gets_the_same_answer_again(
     assert retry.json()["refresh_token"] == lost.json()["refresh_token"]
     assert retry.json()["refresh_expires_at"] == lost.json()["refresh_expires_at"]
     assert session_of(retry.json()) == session_of(lost.json()) == session_of(tokens)
-    assert sessions_in(db_path) == 1
+    assert sessions_in(database) == 1
     assert (await client.get("/api/v1/auth/me", headers=bearer(retry.json()))).status_code == 200
     # The phone goes on with it as with any successor.
     onward = await refresh(client, retry.json()["refresh_token"])
@@ -137,20 +134,20 @@ async def test_a_refresh_whose_answer_was_lost_gets_the_same_answer_again(
 
 
 async def test_concurrent_refreshes_of_one_token_make_one_successor_in_one_session(
-    client, city, db_path: Path
+    client, city, database: str
 ) -> None:
     tokens = await login(client, "o1")
     answers = await asyncio.gather(*(refresh(client, tokens["refresh_token"]) for _ in range(4)))
     assert [a.status_code for a in answers] == [200] * 4, [a.text for a in answers]
     assert len({a.json()["refresh_token"] for a in answers}) == 1
     assert {session_of(a.json()) for a in answers} == {session_of(tokens)}
-    assert sessions_in(db_path) == 1
+    assert sessions_in(database) == 1
     # Whichever answer the phone kept, its next refresh works once.
     assert (await refresh(client, answers[2].json()["refresh_token"])).status_code == 200
 
 
 async def test_a_replay_within_the_window_gets_no_session_of_its_own(
-    client, city, clock: ManualClock, db_path: Path
+    client, city, clock: ManualClock, database: str
 ) -> None:
     """A thief replaying a copied token at once is indistinguishable from a retry, but
     gets no line of tokens of their own: they hold the phone's successor, and the first
@@ -161,7 +158,7 @@ async def test_a_replay_within_the_window_gets_no_session_of_its_own(
     thief = (await refresh(client, tokens["refresh_token"])).json()
     assert thief["refresh_token"] == phone["refresh_token"]
     assert session_of(thief) == session_of(phone)
-    assert sessions_in(db_path) == 1
+    assert sessions_in(database) == 1
     clock.advance(minutes=10)
     phone = (await refresh(client, phone["refresh_token"])).json()
     clock.advance(minutes=10)

@@ -454,7 +454,9 @@ async def test_the_api_description_documents_the_publicity_operations(
     assert all(op["tags"] == ["publicity"] for op in operations.values())
 
 
-def test_a_task_is_read_whole_even_while_it_is_being_changed(store: Store, city: TinyCity) -> None:
+def test_a_task_is_read_whole_even_while_it_is_being_changed(
+    store: Store, city: TinyCity, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A task and its officers come from one snapshot, never from either side of a write."""
     sup1 = Actor(user_id=city.id("sup1"))
     task = store.create_publicity_task(
@@ -475,22 +477,21 @@ def test_a_task_is_read_whole_even_while_it_is_being_changed(store: Store, city:
         [city.id("o1")],
         sup1,
     )
-    # Commit a reassignment in the gap between reading the task row and its officers:
-    # the reader's trace hook fires as the second statement starts.
-    reader = store._reader()  # type: ignore[attr-defined]
-    writes: list[str] = []
+    # Commit a reassignment in the gap between reading the task row and its officers, on
+    # either backend: the store reads the officers of each row it has read.
+    read_officers = type(store)._publicity_row  # type: ignore[attr-defined]
+    writes: list[int] = []
 
-    def write_in_between(sql: str) -> None:
-        if "publicity_assignees" in sql and not writes:
-            writes.append(sql)
+    def write_in_between(conn: Any, row: dict[str, Any]) -> dict[str, Any]:
+        if not writes:
+            writes.append(row["id"])
             store.update_publicity_task(task.id, 1, {}, [city.id("o2")], "publicity.update", sup1)
+        return read_officers(conn, row)  # type: ignore[no-any-return]
 
-    reader.set_trace_callback(write_in_between)
-    try:
-        got = store.get_publicity_task(task.id)
-        listed = store.list_publicity_tasks(Jurisdiction(column="station_id", value="411602-01"))
-    finally:
-        reader.set_trace_callback(None)
+    monkeypatch.setattr(store, "_publicity_row", write_in_between)
+    got = store.get_publicity_task(task.id)
+    monkeypatch.undo()
+    listed = store.list_publicity_tasks(Jurisdiction(column="station_id", value="411602-01"))
 
     assert writes
     assert got is not None

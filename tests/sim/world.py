@@ -19,11 +19,9 @@ the phone retry the spent token within a short grace period.
 from __future__ import annotations
 
 import random
-import sqlite3
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
-from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -59,6 +57,7 @@ from sync.protocol import (
     WarningTask,
 )
 from tests.sim.faults import Arrival, FaultRates, FaultyTransport, Killed
+from tests.support import backend, raw
 from tests.support.city import PASSWORD, PLATFORM_SECRET, build_tiny_city
 
 BASE = "http://beatsync.test"
@@ -252,7 +251,8 @@ class World:
         self.clock = ManualClock()
         self.settings = Settings(
             env="test",
-            database_path=str(root / "server.db"),
+            # The run's backend: SQLite, or a database of its own on PostgreSQL.
+            database_path=backend.location_for(root, "server.db"),
             argon2_time_cost=1,
             argon2_memory_kib=1024,
             maintenance_interval_seconds=0,
@@ -287,6 +287,7 @@ class World:
                 phone.client.close()
         self.http.__exit__(None, None, None)
         self.store.close()
+        backend.drop_for(self.root)
 
     def new_id(self) -> str:
         return f"{self._ids.getrandbits(128):032x}"
@@ -786,10 +787,8 @@ def _conflicts(world: World) -> list[Any]:
     return out
 
 
-def _server_db(world: World) -> sqlite3.Connection:
-    conn = sqlite3.connect(f"file:{world.settings.database_path}?mode=ro", uri=True)
-    conn.row_factory = sqlite3.Row
-    return conn
+def _server_rows(world: World, statement: str) -> list[dict[str, Any]]:
+    return raw.rows(world.settings.database_path, statement)
 
 
 def check_overridden_outcomes(world: World) -> None:
@@ -809,13 +808,12 @@ def check_overridden_outcomes(world: World) -> None:
                 claims_on_record.setdefault(c.task_id, set()).add(
                     (side["officer_id"], side["outcome"])
                 )
-    with closing(_server_db(world)) as conn:
-        claims = {
-            r["id"]: r
-            for r in conn.execute(
-                "SELECT id, state, outcome, outcome_entry_id, outcome_officer_id FROM warnings"
-            )
-        }
+    claims = {
+        r["id"]: r
+        for r in _server_rows(
+            world, "SELECT id, state, outcome, outcome_entry_id, outcome_officer_id FROM warnings"
+        )
+    }
     for warning_id in sorted(world.warnings):
         visits = world.store.visit_logs_for("warning", warning_id)
         claim = claims[warning_id]
@@ -876,16 +874,16 @@ def check_notes_against_the_rules(world: World) -> None:
         if not arrival.path.endswith("/sync/push") or statuses[n] != 200:
             continue
         user = user_of[arrival.device]
-        for raw in push_request.decode(arrival.body)["mutations"]:
-            if (user, raw["mutation_id"]) in seen:
+        for sent in push_request.decode(arrival.body)["mutations"]:
+            if (user, sent["mutation_id"]) in seen:
                 continue
-            seen.add((user, raw["mutation_id"]))
-            device = HLC.decode(raw["hlc"])
+            seen.add((user, sent["mutation_id"]))
+            device = HLC.decode(sent["hlc"])
             hlc, _ = merge.trusted_hlc(device, server_hlc, arrival.at_ms)
             server_hlc = max(server_hlc, HLC(hlc.wall_ms, hlc.counter, server_hlc.node))
-            if raw["type"] != "set_field" or raw["task_id"] >= PHANTOM:
+            if sent["type"] != "set_field" or sent["task_id"] >= PHANTOM:
                 continue  # phantom tasks are refused: nothing to replay
-            edit = set_field.decode(msgspec.json.encode(raw))
+            edit = set_field.decode(msgspec.json.encode(sent))
             key = (edit.task_kind.value, edit.task_id)
             value, at = stored.get(key, (None, None))  # type: ignore[assignment]
             decision = merge.decide_field(value, at, edit, hlc)
@@ -916,14 +914,13 @@ def check_notes_against_the_rules(world: World) -> None:
         f"concurrent_edit conflicts differ from the rules: missing {expected - actual},"
         f" unexpected {actual - expected}"
     )
-    with closing(_server_db(world)) as conn:
-        held = {
-            (r["task_kind"], r["task_id"]): (r["value"], r["hlc"])
-            for r in conn.execute(
-                "SELECT task_kind, task_id, value, hlc FROM field_values"
-                " WHERE field = 'officer_notes'"
-            )
-        }
+    held = {
+        (r["task_kind"], r["task_id"]): (r["value"], r["hlc"])
+        for r in _server_rows(
+            world,
+            "SELECT task_kind, task_id, value, hlc FROM field_values WHERE field = 'officer_notes'",
+        )
+    }
     differ = {k: (held.get(k), stored.get(k)) for k in held.keys() | stored.keys()}
     differ = {k: v for k, v in differ.items() if v[0] != v[1]}
     assert not differ, f"notes on the server (left) are not what the rules give: {differ}"

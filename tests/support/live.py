@@ -27,6 +27,7 @@ from server.auth.passwords import Passwords
 from server.clock import SystemClock
 from server.store.opening import open_store
 from tests.support import postgres
+from tests.support.backend import BACKEND
 from tests.support.city import PASSWORD, build_tiny_city
 
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -79,12 +80,13 @@ class LiveServer:
         directory: Path,
         *,
         beside: LiveServer | None = None,
-        backend: str = "sqlite",
+        backend: str = BACKEND,
         **env: str,
     ) -> None:
         """beside: another server whose database (and photo folder) this one shares, as a
         second process or node of the same beatsync does. backend "postgres": a database
-        of its own on the test PostgreSQL server (tests/support/postgres.py)."""
+        of its own on the test PostgreSQL server (tests/support/postgres.py); by default, the
+        backend this run's stories use."""
         self.db = beside.db if beside is not None else directory / "live.db"
         self.backend = beside.backend if beside is not None else backend
         if beside is not None:

@@ -298,7 +298,7 @@ class Console:
         return path
 
 
-def seed_overdue_warning(db: Path, *, minutes_ago: int, name: str, login: str = "o1") -> int:
+def seed_overdue_warning(location: str, *, minutes_ago: int, name: str, login: str = "o1") -> int:
     """A warning that reached the officer `minutes_ago` minutes ago and was never visited,
     written before the server starts: the server's own clock cannot be set back."""
     from server.clock import ManualClock
@@ -307,7 +307,7 @@ def seed_overdue_warning(db: Path, *, minutes_ago: int, name: str, login: str = 
     from tests.support.city import new_warning
 
     clock = ManualClock(datetime.now(UTC) - timedelta(minutes=minutes_ago))
-    store = open_store(str(db), clock)
+    store = open_store(location, clock)
     try:
         platform = store.get_user_by_login("platform")
         officer = store.get_user_by_login(login)

@@ -1,7 +1,8 @@
-"""Uploads across processes: two apps, each with its own store opened on the one SQLite
-file and its own photo storage on the one shared folder, as two processes of `beatsync
-serve` (or two nodes) have. An upload begun through one is resumed through the other,
-and a request through either waits for the other's lock (server/uploads/service.py)."""
+"""Uploads across processes: two apps, each with its own store opened on the one database
+(the SQLite file, or PostgreSQL) and its own photo storage on the one shared folder, as
+two processes of `beatsync serve` (or two nodes) have. An upload begun through one is
+resumed through the other, and a request through either waits for the other's lock
+(server/uploads/service.py)."""
 
 from __future__ import annotations
 
@@ -32,8 +33,8 @@ ELSEWHERE = "node-b:4242:5eed0000:1"
 
 
 @pytest.fixture
-def other_store(db_path: Path, clock: ManualClock) -> Iterator[Store]:
-    the_store = open_store(str(db_path), clock)
+def other_store(database: str, clock: ManualClock) -> Iterator[Store]:
+    the_store = open_store(database, clock)
     yield the_store
     the_store.close()
 

@@ -9,7 +9,6 @@ import hashlib
 import io
 import json
 import shutil
-import sqlite3
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,6 +19,7 @@ from tusclient import client as tus
 from tusclient.exceptions import TusCommunicationError, TusUploadFailed
 from tusclient.uploader import Uploader
 
+from tests.support import raw
 from tests.support.live import FlakyProxy, LiveServer
 from tests.support.photos import big_jpeg, sha256
 
@@ -222,11 +222,11 @@ def test_another_officers_upload_and_an_expired_one_are_refused(
         tuspy_uploader(server.base, server.token("o2", device="live-phone-2"), path, url=url)
     assert foreign.value.status_code == 404
     # The upload expires (its clock is the database's): tuspy is told 410 ...
-    with sqlite3.connect(server.db) as conn:
-        conn.execute(
-            "UPDATE uploads SET expires_at = '2000-01-01T00:00:00.000000+00:00' WHERE id = ?",
-            (url.rsplit("/", 1)[1],),
-        )
+    raw.execute(
+        server.location,
+        "UPDATE uploads SET expires_at = '2000-01-01T00:00:00.000000+00:00' WHERE id = ?",
+        (url.rsplit("/", 1)[1],),
+    )
     with pytest.raises(TusCommunicationError) as gone:
         tuspy_uploader(server.base, o1, path, url=url)
     assert gone.value.status_code == 410

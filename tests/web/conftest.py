@@ -93,7 +93,9 @@ def page(context: BrowserContext) -> Page:
 
 
 @pytest.fixture
-def phone(page: Page, context: BrowserContext, server: LiveServer) -> Phone:
+def phone(server: LiveServer, page: Page, context: BrowserContext) -> Phone:
+    # The server first, so that it stops last: stopped under an open page, it would wait
+    # out its graceful shutdown for the page's event stream.
     return Phone(page, context, server.base, SCREENSHOTS)
 
 

@@ -26,7 +26,7 @@ def server(tmp_path: Path, built_app: Path, late_warning: list[int]) -> Iterator
     """The tiny city with a high-risk warning that reached o1 45 minutes ago (30 allowed)
     and was never visited: written before the server starts, as its clock is the real one."""
     live = LiveServer(tmp_path, BEATSYNC_WEB_DIR=str(built_app))
-    late_warning.append(seed_overdue_warning(live.db, minutes_ago=45, name=LATE_NAME))
+    late_warning.append(seed_overdue_warning(live.location, minutes_ago=45, name=LATE_NAME))
     live.start()
     yield live
     live.stop()
