@@ -27,11 +27,12 @@ def free_port() -> int:
 
 @contextmanager
 def demo_server(
-    db: Path, *, history_days: int | None = None, **env: str
+    db: Path | str, *, history_days: int | None = None, workers: int = 1, **env: str
 ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """`beatsync serve --demo` on a fresh database, quiet, with cheap password hashing so
     that logging in hundreds of benchmark phones takes seconds, not minutes. history_days:
-    the city's past lived on first start (None: the command's own default, 35 days)."""
+    the city's past lived on first start (None: the command's own default, 35 days).
+    db: a SQLite file or a PostgreSQL URL; workers: `--workers`."""
     port = free_port()
     environment = {
         **os.environ,
@@ -56,6 +57,7 @@ def demo_server(
             "--feed-interval",
             "86400",
             *past,
+            *(["--workers", str(workers)] if workers > 1 else []),
         ],
         cwd=ROOT,
         env=environment,
@@ -87,13 +89,20 @@ def demo_server(
             server.wait(5)
 
 
-def officer_grids(db: Path) -> dict[str, list[str]]:
+def officer_grids(db: Path | str) -> dict[str, list[str]]:
     """Demo officer login -> the grid codes they answer for."""
-    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
-        rows = conn.execute(
-            "SELECT u.login, g.code FROM grids g JOIN users u"
-            " ON u.id = g.officer_id ORDER BY u.login, g.code"
-        ).fetchall()
+    query = (
+        "SELECT u.login, g.code FROM grids g JOIN users u"
+        " ON u.id = g.officer_id ORDER BY u.login, g.code"
+    )
+    if str(db).startswith("postgresql://"):
+        import psycopg
+
+        with psycopg.connect(str(db)) as pg:
+            rows: list[tuple[str, str]] = pg.execute(query).fetchall()
+    else:
+        with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
+            rows = conn.execute(query).fetchall()
     out: dict[str, list[str]] = {}
     for login, code in rows:
         out.setdefault(login, []).append(code)
@@ -135,6 +144,43 @@ def process_cpu(pid: int) -> float:
     """CPU seconds (user + system) a process has used so far, from /proc."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def tree_cpu(pid: int) -> float:
+    """CPU seconds of a process and every process below it: `beatsync serve --workers N`
+    is a supervisor and N workers."""
+    parents: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # gone meanwhile
+        parents[int(stat.parent.name)] = int(fields[1])
+    family, grew = {pid}, True
+    while grew:
+        below = {child for child, parent in parents.items() if parent in family}
+        grew = not below <= family
+        family |= below
+    total = 0.0
+    for member in family:
+        try:
+            total += process_cpu(member)
+        except OSError:
+            continue
+    return total
+
+
+def postgres_cpu() -> float:
+    """CPU seconds of every PostgreSQL process on this machine (its backends, writer and
+    WAL writer): the database's share of a request, where it runs beside the server."""
+    total = 0.0
+    for comm in Path("/proc").glob("[0-9]*/comm"):
+        try:
+            if comm.read_text().strip() == "postgres":
+                total += process_cpu(int(comm.parent.name))
+        except OSError:
+            continue
+    return total
 
 
 def own_cpu() -> float:

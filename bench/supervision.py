@@ -35,7 +35,7 @@ from server.reports.service import ReportService  # noqa: E402
 from server.settings import Settings  # noqa: E402
 from server.store.opening import open_store  # noqa: E402
 from server.store.records import Role  # noqa: E402
-from server.store.sqlite_base import connect  # noqa: E402
+from server.store.sqlite.base import connect  # noqa: E402
 
 CITY = "411600"
 COUNTIES = [f"4116{n:02d}" for n in range(2, 12)]

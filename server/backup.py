@@ -34,7 +34,7 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from server.store import migrations
+from server.store.sqlite import migrations
 
 MANIFEST = "manifest.json"
 FORMAT = 1

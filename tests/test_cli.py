@@ -201,7 +201,7 @@ def _older_release_db(path: Path) -> None:
     """A database last migrated by the release before this one."""
     from sqlite_utils import Database
 
-    from server.store import migrations
+    from server.store.sqlite import migrations
 
     conn = sqlite3.connect(path)
     migrations.migrations.apply(Database(conn), stop_before=migrations.known()[-1])
@@ -215,7 +215,7 @@ def test_serve_refuses_a_database_behind_this_release_until_it_is_migrated(
     must not change its schema under that node's feet by starting."""
     import uvicorn
 
-    from server.store import migrations
+    from server.store.sqlite import migrations
 
     served: list[object] = []
     monkeypatch.setattr(uvicorn, "run", lambda app, **_: served.append(app))

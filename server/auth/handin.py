@@ -31,7 +31,7 @@ HANDIN_PATH = "/api/v1/sync/push"
 # thousands goes up in a minute; a lost answer or a kill has time to retry).
 HANDIN_WINDOW = timedelta(minutes=15)
 # The session ends with these reasons when its device is revoked or its user disabled
-# (server/store/sqlite_org.py); its revoked_at is then the moment it was cut off.
+# (server/store/sqlite/org.py); its revoked_at is then the moment it was cut off.
 CUT_OFF_REASONS = frozenset({"device revoked", "user disabled"})
 
 

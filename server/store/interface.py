@@ -215,7 +215,7 @@ class CoreStore(Protocol):
 
 
 class SyncStore(Protocol):
-    """The sync part of the store (see sqlite_sync.py, sqlite_scope.py)."""
+    """The sync part of the store (see sqlite/sync.py, sqlite/scope.py)."""
 
     def on_scope_change(self, listener: Callable[[frozenset[int], int], None]) -> None:
         """listener(officer ids, head seq) after each commit that changed their scopes."""
@@ -299,7 +299,7 @@ class SyncStore(Protocol):
 
 
 class SupervisionStore(Protocol):
-    """Reports, escalation, review, the outcome feed, oversight (sqlite_supervision.py).
+    """Reports, escalation, review, the outcome feed, oversight (sqlite/supervision.py).
 
     `limits` maps a risk level to (minutes to first contact, minutes to an outcome).
     """
@@ -411,7 +411,7 @@ class SupervisionStore(Protocol):
 
 class UploadStore(Protocol):
     """Photos: tus uploads in progress, stored photos, senders, visit-log claims
-    (sqlite_uploads.py). The bytes are a PhotoStorage's (server/uploads/storage.py)."""
+    (sqlite/uploads.py). The bytes are a PhotoStorage's (server/uploads/storage.py)."""
 
     def create_upload(self, upload: UploadRecord, *, max_open: int) -> UploadRecord | None:
         """None when the user holds `max_open` unfinished uploads; created complete when
@@ -478,7 +478,7 @@ class UploadStore(Protocol):
 
 class LeaseStore(Protocol):
     """Leases on the background jobs, so that each runs in one process at a time however
-    many processes or nodes share the store (sqlite_leases.py, server/leases.py). Times
+    many processes or nodes share the store (sqlite/leases.py, server/leases.py). Times
     are the store's clock's."""
 
     def take_lease(self, name: str, holder: str, ttl: timedelta) -> bool:

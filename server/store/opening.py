@@ -19,7 +19,7 @@ def open_store(path: str, clock: Clock, *, migrate: bool = True) -> Store:
         from server.store.postgres.store import PostgresStore
 
         return PostgresStore(path, clock, migrate=migrate)
-    from server.store.sqlite import SQLiteStore
+    from server.store.sqlite.store import SQLiteStore
 
     return SQLiteStore(path, clock, migrate=migrate)
 
@@ -51,7 +51,7 @@ def pending_migrations(location: str) -> list[str]:
 
     from sqlite_utils import Database
 
-    from server.store import migrations
+    from server.store.sqlite import migrations
 
     if is_postgres(location):
         import psycopg

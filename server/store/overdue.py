@@ -3,7 +3,7 @@ since it arrived than its risk level's minutes to first contact.
 
 The warnings list (filter and flag) and oversight read it from here. Escalation asks it
 per risk level, to date each step, and the completion report inside its one-scan
-figures (both in sqlite_supervision.py); a test holds the list and the report to the
+figures (both in sqlite/supervision.py); a test holds the list and the report to the
 same count.
 """
 

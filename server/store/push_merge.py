@@ -6,7 +6,7 @@ which decides every mutation in order with sync.merge, each decision seeing the 
 the ones before it, and holds what the backend then writes: visit logs, field values, the
 tasks' changed columns, audit entries, rejections and each mutation's verdict. Conflicts
 are recorded as they are decided, through the backend's ConflictSink, since a verdict
-names its conflict's id. A backend only loads and writes (sqlite_push.py).
+names its conflict's id. A backend only loads and writes (sqlite/push.py).
 """
 
 from __future__ import annotations

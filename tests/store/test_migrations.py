@@ -10,9 +10,9 @@ from sqlite_utils import Database
 
 from server.auth.passwords import Passwords
 from server.clock import ManualClock
-from server.store import migrations
 from server.store.opening import open_store
 from server.store.records import Actor, Datum
+from server.store.sqlite import migrations
 from tests.support.city import build_tiny_city, new_warning
 
 ACTOR = Actor(user_id=None, device_id="test")

@@ -222,8 +222,8 @@ def test_visit_logs_written_before_photos_existed_claim_theirs_after_the_upgrade
 
     from sqlite_utils import Database
 
-    from server.store import migrations
     from server.store.opening import open_store
+    from server.store.sqlite import migrations
 
     path = tmp_path / "old.db"
     conn = sqlite3.connect(path)

@@ -1,6 +1,6 @@
 """A psycopg connection that answers the calls the shared SQL code makes of sqlite3's.
 
-The SQL backends share their statement code (server/store/sqlite_*.py), which calls
+The SQL backends share their statement code (server/store/sqlite/*.py), which calls
 `execute`, `executemany` and `cursor` on a DB-API connection and reads rows as dicts (or
 as tuples where it asked for them). This wraps a psycopg connection so those calls run on
 PostgreSQL: each statement through dialect.translate, rows as dicts (or tuples), and

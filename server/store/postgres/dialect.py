@@ -1,6 +1,6 @@
 """The store's SQL, written for SQLite, as PostgreSQL reads it.
 
-The SQL backends share their statements (server/store/sqlite_*.py); most of them are
+The SQL backends share their statements (server/store/sqlite/*.py); most of them are
 already the SQL both databases speak. What differs is rewritten here once per statement
 and cached: parameter marks (`?` and `:name` become psycopg's `%s` and `%(name)s`, so a
 literal `%` is doubled), `INSERT OR IGNORE`, SQLite's two-argument scalar `max`, its

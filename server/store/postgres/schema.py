@@ -1,6 +1,6 @@
 """PostgreSQL's schema: named migrations, applied in order, each in one transaction.
 
-The first builds the schema the SQLite migrations (server/store/migrations.py) had built
+The first builds the schema the SQLite migrations (server/store/sqlite/migrations.py) had built
 by m018, in PostgreSQL's types: integers as BIGINT, REAL as DOUBLE PRECISION, an
 INTEGER PRIMARY KEY as an identity, and times kept as ISO 8601 text in UTC as on SQLite,
 so that comparisons and order are the same bytes on both. The database is created with

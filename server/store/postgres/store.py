@@ -37,7 +37,7 @@ from server.store.peer_commits import PeerCommitWatcher
 from server.store.postgres import schema
 from server.store.postgres.connection import Connection, Cursor, configure
 from server.store.postgres.notices import NOTIFY, CommitNotices
-from server.store.sqlite import SQLiteStore
+from server.store.sqlite.store import SQLiteStore
 
 # pg_advisory_xact_lock key every write holds: 'beat' and 2.
 WRITE_LOCK = 0x6265_6174_0002
@@ -104,7 +104,7 @@ class PostgresStore(SQLiteStore):
     def _json_item(alias: str, key: str) -> str:
         return f"({alias}->>'{key}')::bigint"
 
-    # -- connections (the hooks of sqlite_base.SQLiteBase) ---------------------------------
+    # -- connections (the hooks of sqlite.base.SQLiteBase) ---------------------------------
 
     def _open(self) -> None:
         url = self.path

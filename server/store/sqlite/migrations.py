@@ -529,7 +529,7 @@ def m005_supervision(db: Database) -> None:
 @migrations(name="m007_lean_push")
 def m007_lean_push(db: Database) -> None:
     """A push writes fewer B-trees. Photo claims are no longer written by a trigger inside
-    each push but caught up behind the pushes from visit_logs by seq (sqlite_claims.py):
+    each push but caught up behind the pushes from visit_logs by seq (sqlite/claims.py):
     the cursor starts at the newest visit the trigger claimed. Two indexes no query uses
     are dropped (visits by receipt time: the seq indexes order them the same; warnings
     by seq: pulls read the change log instead)."""

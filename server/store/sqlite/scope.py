@@ -16,7 +16,7 @@ from typing import NamedTuple, TypeVar
 
 from server.clock import iso
 from server.store.scope_order import UPSERT_MEMBER, UPSERT_MEMBER_KEYED
-from server.store.sqlite_base import SQLiteBase
+from server.store.sqlite.base import SQLiteBase
 from sync import checksum
 
 T = TypeVar("T")

@@ -26,14 +26,14 @@ from server.store.push_merge import (
     prepare,
 )
 from server.store.scope_order import sort_key
-from server.store.sqlite_scope import KnownTask, chunks
+from server.store.sqlite.scope import KnownTask, chunks
 from server.store.sync_records import PushContext
 from sync import merge
 from sync.hlc import HLC
 from sync.protocol import MutationResult, SetField, VisitEntry
 
 if TYPE_CHECKING:
-    from server.store.sqlite_sync import SQLiteSync
+    from server.store.sqlite.sync import SQLiteSync
 
 _encode = msgspec.json.Encoder(order="sorted").encode
 

@@ -2,7 +2,7 @@
 
 The bytes live in a PhotoStorage (server/uploads/storage.py); these tables say what the
 bytes are, who sent them, and which visit logs name them. `photo_claims` is derived from
-the visit logs a moment after each push (server/store/sqlite_claims.py); every method here
+the visit logs a moment after each push (server/store/sqlite/claims.py); every method here
 that reads claims catches them up first.
 """
 
@@ -14,8 +14,8 @@ from typing import Any
 
 from server.clock import iso
 from server.store.records import Actor, Jurisdiction
-from server.store.sqlite_base import to_record
-from server.store.sqlite_claims import SQLiteClaims
+from server.store.sqlite.base import to_record
+from server.store.sqlite.claims import SQLiteClaims
 from server.store.upload_records import (
     ClaimedPhoto,
     PhotoRecord,

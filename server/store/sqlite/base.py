@@ -20,11 +20,11 @@ import msgspec
 from sqlite_utils import Database
 
 from server.clock import Clock, iso
-from server.store import migrations
-from server.store.checkpoint import BACKSTOP_PAGES, wal_checkpointer
 from server.store.errors import PendingMigrations, StoreUnavailable, register_unavailable
 from server.store.peer_commits import PeerCommitWatcher
 from server.store.records import Actor, AuditEntry, AuditItem, AuditVerdict, UnitKey
+from server.store.sqlite import migrations
+from server.store.sqlite.checkpoint import BACKSTOP_PAGES, wal_checkpointer
 from server.store.supervision_records import EscalationStep
 from server.store.visit_records import VisitRecord
 

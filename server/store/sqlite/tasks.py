@@ -22,8 +22,8 @@ from server.store.records import (
     PublicityTask,
     WarningRecord,
 )
-from server.store.sqlite_base import to_record
-from server.store.sqlite_scope import SQLiteScope
+from server.store.sqlite.base import to_record
+from server.store.sqlite.scope import SQLiteScope
 
 # Fields whose changes the audit log records. Residents' personal data stays out of it:
 # the audit log is read by many supervisors and kept for years.

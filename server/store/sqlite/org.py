@@ -22,8 +22,8 @@ from server.store.records import (
     Unit,
     User,
 )
-from server.store.sqlite_base import to_record
-from server.store.sqlite_scope import SQLiteScope, chunks
+from server.store.sqlite.base import to_record
+from server.store.sqlite.scope import SQLiteScope, chunks
 
 USER_AUDIT_FIELDS = ("login", "name", "role", "unit_id", "active")
 # A grid with its centroid, as given and in the datum given (records.Grid).

@@ -19,10 +19,10 @@ from server.store.group_commit import GroupCommit
 from server.store.push_merge import Prepared, prepare
 from server.store.queries import ResyncRequired
 from server.store.records import Actor
-from server.store.sqlite_base import to_record, visit_record
-from server.store.sqlite_claims import SQLiteClaims
-from server.store.sqlite_push import PushBatch, keep_rejections
-from server.store.sqlite_scope import SQLiteScope, chunks
+from server.store.sqlite.base import to_record, visit_record
+from server.store.sqlite.claims import SQLiteClaims
+from server.store.sqlite.push import PushBatch, keep_rejections
+from server.store.sqlite.scope import SQLiteScope, chunks
 from server.store.sync_records import (
     ConflictRecord,
     PullItem,

@@ -28,9 +28,9 @@ from server.store.history_records import WarningHistory
 from server.store.overdue import Limits, overdue_sql
 from server.store.queries import OUTCOMES
 from server.store.records import Actor, AuditEntry, WarningRecord
-from server.store.sqlite_base import _audit_row, to_record, visit_record
-from server.store.sqlite_claims import SQLiteClaims
-from server.store.sqlite_scope import SQLiteScope
+from server.store.sqlite.base import _audit_row, to_record, visit_record
+from server.store.sqlite.claims import SQLiteClaims
+from server.store.sqlite.scope import SQLiteScope
 from server.store.supervision_records import (
     EscalationRecord,
     GroupValue,

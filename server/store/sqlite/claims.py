@@ -17,7 +17,7 @@ import msgspec
 
 from server.clock import Clock
 from server.store.background import BackgroundTask
-from server.store.sqlite_base import SQLiteBase
+from server.store.sqlite.base import SQLiteBase
 
 # Pushes arriving within this pause are claimed together.
 PAUSE_S = 0.2

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from server.clock import iso
-from server.store.sqlite_base import SQLiteBase
+from server.store.sqlite.base import SQLiteBase
 
 # One statement, so that the check (free, expired, or ours) and the take are one atomic
 # step on any database: no read-then-write that two processes could interleave. It is
