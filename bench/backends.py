@@ -8,8 +8,9 @@ For each store backend and each number of `beatsync serve --workers`, a fresh de
 2. full pull: one officer pulls a backlog of 2,000 tasks from no cursor, in pages of 200;
 3. delta pull: the same officer, one new warning since their cursor, pulled again and
    again: what a phone that syncs every few minutes costs;
-4. ping: the same phones post the push bodies to `POST /api/v1/ping`: the HTTP floor;
-5. the database's growth per visit log and per warning (pg_database_size, or the file).
+4. ingest: the backlog's warnings, through the platform API in batches of 1,000;
+5. ping: the same phones post the push bodies to `POST /api/v1/ping`: the HTTP floor;
+6. the database's growth per visit log and per warning (pg_database_size, or the file).
 
 Beside each rate it prints the CPU each request costs: of beatsync's processes (the
 supervisor and its workers), and of PostgreSQL's (every `postgres` process on the
@@ -193,7 +194,10 @@ def measure(backend: str, workers: int, args: argparse.Namespace) -> dict[str, A
 
         reader = officers[PHONES]
         size_before_ingest = database_bytes(where)
+        meter = Meter(server.pid)
+        started = time.perf_counter()
         ingest(base, platform, grids[reader], args.backlog, "backlog")
+        ingested = (args.backlog / (time.perf_counter() - started), *meter.per(args.backlog))
         per_warning = (database_bytes(where) - size_before_ingest) / args.backlog
         token = login(base, reader, "bench-backlog-0001")
         pulls = []
@@ -213,6 +217,7 @@ def measure(backend: str, workers: int, args: argparse.Namespace) -> dict[str, A
     return {
         "delta": tuple(med(d[k] for d in deltas) for k in range(3)),
         "bytes": (per_visit, per_warning),
+        "ingest": ingested,
         "push": tuple(med(r["push"][k] for r in rounds) for k in range(3)),
         "single": tuple(med(r["single"][k] for r in rounds) for k in range(3)),
         "ping": tuple(med(r["ping"][k] for r in rounds) for k in range(3)),
@@ -268,6 +273,11 @@ def main() -> None:
     for (backend, workers), r in results.items():
         rate, server_ms, db_ms = r["delta"]
         print(f"  {backend:10s} {workers:5d}   {rate:11.0f}   {server_ms:9.2f}   {db_ms:11.2f}")
+    print("ingest: the backlog's warnings in batches of 1,000; CPU per warning")
+    print("  backend    procs     warnings/s   server ms   database ms")
+    for (backend, workers), r in results.items():
+        rate, server_ms, db_ms = r["ingest"]
+        print(f"  {backend:10s} {workers:5d}   {rate:12.0f}   {server_ms:9.3f}   {db_ms:11.3f}")
     print("growth of the database: bytes per visit log, per warning (indexes, logs, audit)")
     for (backend, workers), r in results.items():
         per_visit, per_warning = r["bytes"]
