@@ -1,7 +1,7 @@
 """The closed loop back to the warning platform: a feed it polls, and webhooks.
 
 Every outcome is written to `outcome_feed` in the same transaction that closed the
-warning (a trigger of m005_supervision), so the feed is complete whatever happens to the
+warning (server/store/outcome_feed.py), so the feed is complete whatever happens to the
 network. The platform polls it with a cursor (`GET /api/v1/platform/outcomes`); with
 BEATSYNC_WEBHOOK_URL set, the server also POSTs each item, in feed order, one at a time:
 

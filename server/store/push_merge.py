@@ -62,6 +62,11 @@ WARNING_READ = (
     "dispatched_at",
     "deadline_at",  # with state and id: the task's place in its holders' pulls
     *SCOPE_COLUMNS,
+    # What the platform is told of an outcome (server/store/outcome_feed.py).
+    "platform_id",
+    "client_id",
+    "cancel_reason",
+    "outcome_amount",
 )
 PUBLICITY_READ = (
     "id",
@@ -166,6 +171,9 @@ class TaskState:
         self.assignees = assignees
         self.ever = ever
         self.sets: dict[str, Any] = {}
+        # What the columns in sets held when loaded: the warning before the push, which
+        # the outcome feed compares with after (server/store/outcome_feed.py).
+        self.before: dict[str, Any] = {}
         self.touched = False
         # Who recorded on it before this push (task_visitors), as the backend loaded them.
         self.holders: set[int] = set()
@@ -195,8 +203,14 @@ class TaskState:
         )
 
     def set(self, column: str, value: Any) -> None:
+        if column not in self.before:
+            self.before[column] = self.row[column]
         self.sets[column] = value
         self.row[column] = value
+
+    def loaded(self) -> dict[str, Any]:
+        """The row as it was loaded, before this push's sets."""
+        return {**self.row, **self.before}
 
 
 class ConflictSink(Protocol):

@@ -1,7 +1,7 @@
 """PostgreSQL's schema: named migrations, applied in order, each in one transaction.
 
-The first builds the schema the SQLite migrations (server/store/sqlite/migrations.py) had built
-by m018, in PostgreSQL's types: integers as BIGINT, REAL as DOUBLE PRECISION, an
+The first builds the schema the SQLite migrations (server/store/sqlite/migrations.py)
+had built by m018, in PostgreSQL's types: integers as BIGINT, REAL as DOUBLE PRECISION, an
 INTEGER PRIMARY KEY as an identity, and times kept as ISO 8601 text in UTC as on SQLite,
 so that comparisons and order are the same bytes on both. The database is created with
 the C collation (server/store/postgres/store.py checks it): text sorts by byte, as
@@ -9,8 +9,7 @@ SQLite's does, which the pull order's sort keys rely on.
 
 It also creates `julianday(text)` and `unixepoch(text)` with SQLite's meaning (NULL for
 text that is not a time), which the shared report SQL calls, and the two triggers SQLite
-has: the outcome feed's row when a warning closes or its outcome changes, with the same
-payload bytes as SQLite's json_object, and `outcome_amount` kept from the outcome's visit.
+had then (the outcome feed's row, `outcome_amount`), which p002 drops as m019 does.
 
 Later migrations append to MIGRATIONS; a name, once released, never changes.
 """
@@ -443,7 +442,19 @@ INITIAL = """
         FOR EACH ROW EXECUTE FUNCTION warnings_outcome_amount();
 """
 
-MIGRATIONS: list[tuple[str, str]] = [("p001_initial", INITIAL)]
+# As SQLite's m019: the outcome feed and the outcome's amount are written by code in
+# the write transaction (server/store/outcome_feed.py), not by triggers.
+OUTCOME_RULES_IN_CODE = """
+    DROP TRIGGER warnings_outcome_feed ON warnings;
+    DROP FUNCTION warnings_outcome_feed();
+    DROP TRIGGER warnings_outcome_amount ON warnings;
+    DROP FUNCTION warnings_outcome_amount();
+"""
+
+MIGRATIONS: list[tuple[str, str]] = [
+    ("p001_initial", INITIAL),
+    ("p002_outcome_rules_in_code", OUTCOME_RULES_IN_CODE),
+]
 
 _RECORD = (
     "CREATE TABLE IF NOT EXISTS beatsync_migrations"

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
@@ -20,6 +20,7 @@ import msgspec
 from sqlite_utils import Database
 
 from server.clock import Clock, iso
+from server.store import outcome_feed
 from server.store.errors import PendingMigrations, StoreUnavailable, register_unavailable
 from server.store.peer_commits import PeerCommitWatcher
 from server.store.records import Actor, AuditEntry, AuditItem, AuditVerdict, UnitKey
@@ -355,6 +356,27 @@ class SQLiteBase:
     def current_seq(self) -> int:
         row = self._one("SELECT value FROM counters WHERE name = 'seq'")
         return int(row["value"]) if row else 0
+
+    # -- the platform's outcome feed (server/store/outcome_feed.py) ------------------------
+
+    @staticmethod
+    def _outcome_amount(conn: Any, entry_id: str | None) -> int | None:
+        """The amount prevented of the visit entry that holds a warning's outcome: the
+        warning row keeps it, so that a city-month report need not look each one up."""
+        if entry_id is None:
+            return None
+        row = conn.execute(
+            "SELECT amount_prevented FROM visit_logs WHERE entry_id = ?", (entry_id,)
+        ).fetchone()
+        return None if row is None else row["amount_prevented"]
+
+    @staticmethod
+    def _tell_platform(conn: Any, changes: Iterable[tuple[Mapping[str, Any], Any]]) -> None:
+        """Put on the outcome feed what each warning change (old row, new row) tells the
+        platform, in the transaction that makes the change."""
+        rows = [row for old, new in changes if (row := outcome_feed.feed_row(old, new))]
+        if rows:
+            conn.executemany(outcome_feed.INSERT, rows)
 
     def _append_audit(
         self,

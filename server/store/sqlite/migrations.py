@@ -717,3 +717,18 @@ def m018_upload_locks(db: Database) -> None:
         CREATE INDEX uploads_locked ON uploads(sha256) WHERE lock_until IS NOT NULL
         """,
     )
+
+
+@migrations(name="m019_outcome_rules_in_code")
+def m019_outcome_rules_in_code(db: Database) -> None:
+    """The outcome feed's payload is a wire contract with the platform, and the amount on
+    the warning a rule of the reports: both are now written by code inside the write
+    transaction (server/store/outcome_feed.py), once for every backend, instead of by
+    triggers kept in two dialects."""
+    _run(
+        db,
+        """
+        DROP TRIGGER warnings_outcome_feed;
+        DROP TRIGGER warnings_outcome_amount
+        """,
+    )

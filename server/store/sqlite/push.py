@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
+from server.store import outcome_feed
 from server.store.push_merge import (
     PUBLICITY_READ,
     WARNING_READ,
@@ -221,11 +222,27 @@ class PushBatch:
         # One statement per shape of change, not per task: most tasks of a push change the
         # same columns (or none but their version).
         shapes: dict[tuple[str, tuple[str, ...]], list[tuple[Any, ...]]] = {}
+        # The amounts of this push's entries, for the warnings whose outcome they take.
+        amounts = {v[0]: v[12] for v in push.visits}
+        told = []
         for n, task in enumerate(touched):
             seq = first + len(push.visits) + n
-            shape = (task.table, tuple(task.sets))
+            sets = task.sets
+            if task.table == "warnings":
+                loaded = task.loaded()
+                if outcome_feed.moves_outcome(loaded, sets):
+                    entry = sets["outcome_entry_id"]
+                    amount = (
+                        amounts[entry]
+                        if entry in amounts
+                        else self.store._outcome_amount(conn, entry)
+                    )
+                    sets = {**sets, "outcome_amount": amount}
+                version, now = task.row["version"] + 1, ctx.received_at
+                told.append((loaded, {**task.row, **sets, "version": version, "updated_at": now}))
+            shape = (task.table, tuple(sets))
             shapes.setdefault(shape, []).append(
-                (*task.sets.values(), seq, ctx.received_at, task.row["id"])
+                (*sets.values(), seq, ctx.received_at, task.row["id"])
             )
             refresh.append((task.kind_name, task.row["id"], seq))
             known[(task.kind_name, task.row["id"])] = KnownTask(
@@ -242,6 +259,7 @@ class PushBatch:
                 " updated_at = ? WHERE id = ?",
                 rows,
             )
+        self.store._tell_platform(conn, told)
         self.store._append_audit(conn, [*push.audit, *push.push_audit()], push.actor)
         keep_rejections(conn, push.rejected)
         conn.executemany(

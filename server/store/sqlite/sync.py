@@ -15,6 +15,7 @@ from typing import Any
 import msgspec
 
 from server.clock import Clock
+from server.store import outcome_feed
 from server.store.group_commit import GroupCommit
 from server.store.push_merge import Prepared, prepare
 from server.store.queries import ResyncRequired
@@ -432,12 +433,19 @@ class SQLiteSync(SQLiteScope, SQLiteClaims):
                     (row["task_id"],),
                 ).fetchone()
                 seq = self._next_seq(conn)
-                sets = "".join(f"{k} = ?, " for k in task_changes)
-                conn.execute(
+                values = dict(task_changes)
+                if table == "warnings" and outcome_feed.moves_outcome(old, values):
+                    values["outcome_amount"] = self._outcome_amount(
+                        conn, values["outcome_entry_id"]
+                    )
+                sets = "".join(f"{k} = ?, " for k in values)
+                new = conn.execute(
                     f"UPDATE {table} SET {sets}version = version + 1, seq = ?,"  # noqa: S608
-                    " updated_at = ? WHERE id = ?",
-                    (*task_changes.values(), seq, now, row["task_id"]),
-                )
+                    " updated_at = ? WHERE id = ? RETURNING *",
+                    (*values.values(), seq, now, row["task_id"]),
+                ).fetchone()
+                if table == "warnings":
+                    self._tell_platform(conn, [(old, new)])
                 self._append_audit(
                     conn,
                     [

@@ -294,6 +294,7 @@ class SQLiteTasks(SQLiteScope):
                 " updated_at = ? WHERE id = ? RETURNING *",
                 (*values.values(), seq, now, warning_id),
             ).fetchone()
+            self._tell_platform(conn, [(old, row)])
             audited = [f for f in WARNING_AUDIT_FIELDS if f in values]
             self._append_audit(
                 conn,
