@@ -9,8 +9,10 @@ For each store backend and each number of `beatsync serve --workers`, a fresh de
 3. delta pull: the same officer, one new warning since their cursor, pulled again and
    again: what a phone that syncs every few minutes costs;
 4. ingest: the backlog's warnings, through the platform API in batches of 1,000;
-5. ping: the same phones post the push bodies to `POST /api/v1/ping`: the HTTP floor;
-6. the database's growth per visit log and per warning (pg_database_size, or the file).
+5. reports: today's completion report, as a station's supervisor and as the city's
+   administrator;
+6. ping: the same phones post the push bodies to `POST /api/v1/ping`: the HTTP floor;
+7. the database's growth per visit log and per warning (pg_database_size, or the file).
 
 Beside each rate it prints the CPU each request costs: of beatsync's processes (the
 supervisor and its workers), and of PostgreSQL's (every `postgres` process on the
@@ -53,9 +55,12 @@ from bench.common import (
 )
 from bench.push_floor import floor
 from bench.sync import BATCH, PHONES, concurrent_posts, full_pull, ingest, visit_batch
+from server.demo import ACCOUNTS
+from server.publicity.service import CITY_TIMEZONE
 from sync.ids import new_id
 
 DELTAS = 200
+REPORTS = 40
 ADMIN = os.environ.get("BEATSYNC_BENCH_POSTGRES") or os.environ.get("BEATSYNC_TEST_POSTGRES")
 
 
@@ -121,6 +126,15 @@ def delta_pulls(base: str, token: str, cursor: str, count: int) -> int:
             page.raise_for_status()
             changes = len(page.json()["changes"])
     return changes
+
+
+def completion_reports(base: str, token: str, day: str, count: int) -> None:
+    with httpx.Client(
+        base_url=base, timeout=120, headers={"Authorization": f"Bearer {token}"}
+    ) as c:
+        for _ in range(count):
+            answer = c.get("/api/v1/reports/completion", params={"date_from": day, "date_to": day})
+            answer.raise_for_status()
 
 
 def last_cursor(base: str, token: str) -> str:
@@ -213,8 +227,25 @@ def measure(backend: str, workers: int, args: argparse.Namespace) -> dict[str, A
             started = time.perf_counter()
             assert delta_pulls(base, token, cursor, DELTAS) >= 1
             deltas.append((DELTAS / (time.perf_counter() - started), *meter.per(DELTAS)))
+        # Supervisors' desks: today's completion report of one station, and the city's
+        # by county, over every warning the run has ingested.
+        today = datetime.now(CITY_TIMEZONE).date().isoformat()
+        reports = {}
+        for who, label in (
+            (ACCOUNTS.station_supervisor, "station"),
+            (ACCOUNTS.admin, "city"),
+        ):
+            reader_token = login(base, who, f"bench-desk-{label}")
+            spans = []
+            for _ in range(args.rounds):
+                meter = Meter(server.pid)
+                started = time.perf_counter()
+                completion_reports(base, reader_token, today, REPORTS)
+                spans.append((REPORTS / (time.perf_counter() - started), *meter.per(REPORTS)))
+            reports[label] = tuple(statistics.median(x[k] for x in spans) for k in range(3))
     med = statistics.median
     return {
+        "reports": reports,
         "delta": tuple(med(d[k] for d in deltas) for k in range(3)),
         "bytes": (per_visit, per_warning),
         "ingest": ingested,
@@ -278,6 +309,17 @@ def main() -> None:
     for (backend, workers), r in results.items():
         rate, server_ms, db_ms = r["ingest"]
         print(f"  {backend:10s} {workers:5d}   {rate:12.0f}   {server_ms:9.3f}   {db_ms:11.3f}")
+    print(
+        f"completion report for today, {REPORTS} a round: a station's supervisor, the city's"
+        " administrator (every warning of the run); CPU per report"
+    )
+    print("  backend    procs   desk        reports/s   server ms   database ms")
+    for (backend, workers), r in results.items():
+        for label, (rate, server_ms, db_ms) in r["reports"].items():
+            print(
+                f"  {backend:10s} {workers:5d}   {label:8s} {rate:11.0f}   {server_ms:9.2f}"
+                f"   {db_ms:11.2f}"
+            )
     print("growth of the database: bytes per visit log, per warning (indexes, logs, audit)")
     for (backend, workers), r in results.items():
         per_visit, per_warning = r["bytes"]
