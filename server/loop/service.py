@@ -43,7 +43,12 @@ BATCH = 100
 
 def item_of(row: OutcomeFeedRecord) -> OutcomeItem:
     return msgspec.convert(
-        {**row.payload, "feed_id": row.id, "delivery_id": row.delivery_id, "at": row.at},
+        {
+            **msgspec.structs.asdict(row.payload),
+            "feed_id": row.id,
+            "delivery_id": row.delivery_id,
+            "at": row.at,
+        },
         OutcomeItem,
         strict=False,
     )

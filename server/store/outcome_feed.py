@@ -21,26 +21,11 @@ from typing import Any
 
 import msgspec
 
+from server.store.supervision_records import OutcomePayload
+
 FINAL = frozenset({"completed", "unreachable", "cancelled"})
 # The warning's columns whose change is news to the platform, beside the amount.
 TOLD = ("state", "outcome", "outcome_contact", "outcome_officer_id")
-
-
-class OutcomePayload(msgspec.Struct, forbid_unknown_fields=True):
-    """One item's payload, in the order the platform has always read it."""
-
-    warning_id: int
-    platform_id: str | None
-    state: str
-    outcome: str | None
-    contact: str | None
-    officer_id: int | None
-    amount_prevented: int | None
-    first_contact_at: str | None
-    closed_at: str | None
-    cancel_reason: str | None
-    county_id: str | None
-    station_id: str | None
 
 
 _encode = msgspec.json.Encoder().encode

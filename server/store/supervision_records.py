@@ -5,7 +5,6 @@ loop, oversight)."""
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
 
 import msgspec
 
@@ -74,6 +73,24 @@ class EscalationRecord(EscalationStep, frozen=True, kw_only=True):
     at: datetime
 
 
+class OutcomePayload(msgspec.Struct, frozen=True, kw_only=True):
+    """What the platform is told of a warning's outcome: a wire contract, encoded in this
+    field order (server/store/outcome_feed.py writes it; the feed and webhooks serve it)."""
+
+    warning_id: int
+    platform_id: str | None
+    state: str
+    outcome: str | None
+    contact: str | None
+    officer_id: int | None
+    amount_prevented: int | None
+    first_contact_at: str | None
+    closed_at: str | None
+    cancel_reason: str | None
+    county_id: str | None
+    station_id: str | None
+
+
 class OutcomeFeedRecord(msgspec.Struct, frozen=True, kw_only=True):
     """An item of the outcome feed: what the platform was (or will be) told."""
 
@@ -81,7 +98,7 @@ class OutcomeFeedRecord(msgspec.Struct, frozen=True, kw_only=True):
     delivery_id: str
     client_id: int
     warning_id: int
-    payload: dict[str, Any]
+    payload: OutcomePayload
     at: datetime
 
 

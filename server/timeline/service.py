@@ -268,10 +268,10 @@ class _Builder:
             actor=None,
             feed_id=o.id,
             delivery_id=o.delivery_id,
-            state=str(p.get("state")),
-            outcome=p.get("outcome"),
-            contact=p.get("contact"),
-            amount_prevented=p.get("amount_prevented"),
+            state=p.state,
+            outcome=p.outcome,
+            contact=p.contact,
+            amount_prevented=p.amount_prevented,
             webhook=self.delivery(o.id),
         )
 

@@ -9,7 +9,7 @@ from tests.support import raw
 CLOSED = {
     "id": 7,
     "platform_id": "YJ-7",
-    "client_id": "platform",
+    "client_id": 2,
     "state": "completed",
     "outcome": "dissuaded",
     "outcome_contact": "face_to_face",
@@ -42,7 +42,7 @@ def test_closing_a_warning_tells_the_platform_in_the_fields_it_reads() -> None:
     delivery_id, client_id, warning_id, payload, at = row
     assert (delivery_id, client_id, warning_id, at) == (
         "out-7-v4",
-        "platform",
+        2,
         7,
         CLOSED["updated_at"],
     )

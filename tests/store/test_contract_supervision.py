@@ -360,19 +360,19 @@ def test_each_warning_that_closes_puts_one_item_on_the_outcome_feed(
     assert {i.client_id for i in items} == {platform}
     assert items[1].at == clock.now()
     told = items[0].payload
-    assert (told["warning_id"], told["platform_id"], told["state"], told["outcome"]) == (
+    assert (told.warning_id, told.platform_id, told.state, told.outcome) == (
         a,
         "A",
         "completed",
         "dissuaded",
     )
-    assert (told["contact"], told["officer_id"], told["amount_prevented"]) == (
+    assert (told.contact, told.officer_id, told.amount_prevented) == (
         "face_to_face",
         o1,
         5000,
     )
     cancelled = items[1].payload
-    assert (cancelled["state"], cancelled["cancel_reason"]) == ("cancelled", "重复")
+    assert (cancelled.state, cancelled.cancel_reason) == ("cancelled", "重复")
     assert any_store.outcome_feed(platform, items[0].id, 10) == items[1:]
     assert any_store.outcome_feed(platform, 0, 1) == items[:1]
     assert any_store.outcome_feed(platform + 100, 0, 10) == []
@@ -519,7 +519,7 @@ def test_a_warnings_history_gathers_everything_recorded_about_it_oldest_first(
     assert history.escalations[0].due_at == datetime(2026, 11, 25, 8, 30, tzinfo=UTC)
     assert history.outcomes
     assert {o.warning_id for o in history.outcomes} == {warning}
-    assert (history.outcomes[0].payload["outcome"], history.outcomes[0].client_id) == (
+    assert (history.outcomes[0].payload.outcome, history.outcomes[0].client_id) == (
         "dissuaded",
         platform,
     )
