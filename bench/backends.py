@@ -257,6 +257,19 @@ def measure(backend: str, workers: int, args: argparse.Namespace) -> dict[str, A
     }
 
 
+def table(
+    results: dict[tuple[str, int], dict[str, Any]], key: str, rate: str, digits: int = 2
+) -> None:
+    """One figure of every backend and process count: its rate, then CPU per request."""
+    print(f"  backend    procs   {rate:>12s}   server ms   database ms")
+    for (backend, workers), r in results.items():
+        per_second, server_ms, db_ms = r[key]
+        print(
+            f"  {backend:10s} {workers:5d}   {per_second:12.0f}   {server_ms:9.{digits}f}"
+            f"   {db_ms:11.{digits}f}"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--pushes-per-phone", type=int, default=10)
@@ -288,27 +301,15 @@ def main() -> None:
             f"   | {ping_rate:12.0f}  {ping_ms:9.2f}"
         )
     print(f"push of one visit log: {PHONES} phones x {args.pushes_per_phone}; CPU per push")
-    print("  backend    procs       pushes/s   server ms   database ms")
-    for (backend, workers), r in results.items():
-        rate, server_ms, db_ms = r["single"]
-        print(f"  {backend:10s} {workers:5d}   {rate:12.0f}   {server_ms:9.2f}   {db_ms:11.2f}")
+    table(results, "single", "pushes/s")
     print(f"  floor: SQLite's bare writes of a push (bench.push_floor): {bare * 1000:.2f} ms")
     records = next(iter(results.values()))["records"]
     print(f"full pull: {records} tasks in pages of {args.page}; CPU per page")
-    print("  backend    procs      records/s   server ms   database ms")
-    for (backend, workers), r in results.items():
-        rate, server_ms, db_ms = r["pull"]
-        print(f"  {backend:10s} {workers:5d}   {rate:12.0f}   {server_ms:9.2f}   {db_ms:11.2f}")
+    table(results, "pull", "records/s")
     print(f"delta pull: one new warning since the cursor, {DELTAS} pulls; CPU per pull")
-    print("  backend    procs       pulls/s   server ms   database ms")
-    for (backend, workers), r in results.items():
-        rate, server_ms, db_ms = r["delta"]
-        print(f"  {backend:10s} {workers:5d}   {rate:11.0f}   {server_ms:9.2f}   {db_ms:11.2f}")
+    table(results, "delta", "pulls/s")
     print("ingest: the backlog's warnings in batches of 1,000; CPU per warning")
-    print("  backend    procs     warnings/s   server ms   database ms")
-    for (backend, workers), r in results.items():
-        rate, server_ms, db_ms = r["ingest"]
-        print(f"  {backend:10s} {workers:5d}   {rate:12.0f}   {server_ms:9.3f}   {db_ms:11.3f}")
+    table(results, "ingest", "warnings/s", digits=3)
     print(
         f"completion report for today, {REPORTS} a round: a station's supervisor, the city's"
         " administrator (every warning of the run); CPU per report"

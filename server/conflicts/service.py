@@ -23,7 +23,7 @@ from server.conflicts.schemas import (
 from server.errors import ConflictError
 from server.store.interface import Store
 from server.store.records import Actor
-from server.store.sync_records import ConflictRecord
+from server.store.sync_records import ClaimSide, ConflictRecord, FieldSide
 from sync.merge import ConflictRule, state_for_outcome
 
 
@@ -97,9 +97,9 @@ class ConflictService:
         self, c: ConflictRecord
     ) -> tuple[dict[str, Any] | None, tuple[str, str | None] | None]:
         """The change that applies the side the rule overrode, or ConflictError."""
-        if c.rule == ConflictRule.CONCURRENT_EDIT and c.loser is not None:
-            return None, (str(c.loser["field"]), c.loser.get("value"))
-        if c.rule == ConflictRule.DOUBLE_VISIT and c.loser is not None:
+        if c.rule == ConflictRule.CONCURRENT_EDIT and isinstance(c.loser, FieldSide):
+            return None, (c.loser.field, c.loser.value)
+        if c.rule == ConflictRule.DOUBLE_VISIT and isinstance(c.loser, ClaimSide):
             return _claim_changes(c.loser), None
         if c.rule == ConflictRule.VISIT_AFTER_CANCEL and c.entry_id:
             [entry] = [
@@ -109,13 +109,13 @@ class ConflictService:
             ]
             if c.task_kind == "warning" and entry.outcome:
                 return _claim_changes(
-                    {
-                        "entry_id": entry.entry_id,
-                        "officer_id": entry.officer_id,
-                        "contact": entry.contact,
-                        "hlc": entry.hlc,
-                        "outcome": entry.outcome,
-                    }
+                    ClaimSide(
+                        entry_id=entry.entry_id,
+                        officer_id=entry.officer_id,
+                        contact=entry.contact,
+                        hlc=entry.hlc,
+                        outcome=entry.outcome,
+                    )
                 ), None
             if c.task_kind == "publicity" and entry.completed:
                 return {"status": "done"}, None
@@ -144,12 +144,12 @@ class ConflictService:
         )
 
 
-def _claim_changes(claim: dict[str, Any]) -> dict[str, Any]:
+def _claim_changes(claim: ClaimSide) -> dict[str, Any]:
     return {
-        "state": state_for_outcome(claim["outcome"]),
-        "outcome": claim["outcome"],
-        "outcome_entry_id": claim.get("entry_id"),
-        "outcome_officer_id": claim.get("officer_id"),
-        "outcome_contact": claim.get("contact"),
-        "outcome_hlc": claim.get("hlc"),
+        "state": state_for_outcome(claim.outcome),
+        "outcome": claim.outcome,
+        "outcome_entry_id": claim.entry_id,
+        "outcome_officer_id": claim.officer_id,
+        "outcome_contact": claim.contact,
+        "outcome_hlc": claim.hlc,
     }

@@ -17,7 +17,7 @@ from server.logs import get_logger
 from server.problems import field_from_msgspec
 from server.store.interface import Store
 from server.store.queries import ResyncRequired
-from server.store.sync_records import PullItem, PushContext
+from server.store.sync_records import PulledVisit, PulledWarning, PullItem, PushContext
 from server.warnings.service import mask_id_number
 from sync.merge import Rejection
 from sync.protocol import (
@@ -303,51 +303,49 @@ class SyncService:
         )
 
     def _change(self, principal: Principal, item: PullItem) -> Change:
-        if item.op == "remove" or item.row is None:
+        row = item.task
+        if item.op == "remove" or row is None:
             return Remove(
                 seq=item.seq, kind=item.kind, id=item.id, reason=item.reason or "reassigned"
             )
-        row = item.row
-        fields = {
-            name: FieldValue(value=v["value"], hlc=v["hlc"]) for name, v in item.fields.items()
-        }
+        fields = {name: FieldValue(value=v.value, hlc=v.hlc) for name, v in item.fields.items()}
         task: WarningTask | PublicityTask
-        if item.kind == "warning":
+        if isinstance(row, PulledWarning):
             task = WarningTask(
-                id=row["id"],
-                version=row["version"],
-                state=row["state"],
-                resident_name=row["resident_name"],
-                resident_phone=row["resident_phone"],
-                resident_address=row["resident_address"],
-                resident_id_number=mask_id_number(row["resident_id_number"]),
-                grid_code=row["grid_code"],
-                source=row["source"],
-                fraud_type=row["fraud_type"],
-                risk_level=row["risk_level"],
-                summary=row["summary"],
-                issued_at=_dt(row["issued_at"]),
-                deadline_at=_dt(row["deadline_at"]),
-                outcome=row["outcome"],
-                officer_id=row["officer_id"],
+                id=row.id,
+                version=row.version,
+                state=row.state,
+                resident_name=row.resident_name,
+                resident_phone=row.resident_phone,
+                resident_address=row.resident_address,
+                resident_id_number=mask_id_number(row.resident_id_number),
+                grid_code=row.grid_code,
+                source=row.source,
+                fraud_type=row.fraud_type,
+                risk_level=row.risk_level,
+                summary=row.summary,
+                issued_at=_dt(row.issued_at),
+                deadline_at=_dt(row.deadline_at),
+                outcome=row.outcome,
+                officer_id=row.officer_id,
                 fields=fields,
             )
         else:
             task = PublicityTask(
-                id=row["id"],
-                version=row["version"],
-                status=row["status"],
-                title=row["title"],
-                grid_code=row["grid_code"],
-                venue_kind=row["venue_kind"],
-                audience=row["audience"],
-                window_start=datetime.fromisoformat(row["window_start"]).date(),
-                window_end=datetime.fromisoformat(row["window_end"]).date(),
-                notes=row["notes"],
-                officer_ids=row["officer_ids"],
+                id=row.id,
+                version=row.version,
+                status=row.status,
+                title=row.title,
+                grid_code=row.grid_code,
+                venue_kind=row.venue_kind,
+                audience=row.audience,
+                window_start=datetime.fromisoformat(row.window_start).date(),
+                window_end=datetime.fromisoformat(row.window_end).date(),
+                notes=row.notes,
+                officer_ids=row.officer_ids,
                 fields=fields,
             )
-        return Upsert(seq=item.seq or row["seq"], task=task, visits=_visits_out(item.visits))
+        return Upsert(seq=item.seq or row.seq, task=task, visits=_visits_out(item.visits))
 
 
 def _dt(text: str | None) -> datetime:
@@ -355,45 +353,46 @@ def _dt(text: str | None) -> datetime:
     return datetime.fromisoformat(text)
 
 
-def _visits_out(rows: list[dict[str, Any]]) -> list[VisitOut]:
-    superseded_by = {r["supersedes"]: r["entry_id"] for r in rows if r["supersedes"]}
+def _visits_out(rows: list[PulledVisit]) -> list[VisitOut]:
+    superseded_by = {r.supersedes: r.entry_id for r in rows if r.supersedes}
     out = []
     for r in rows:
         position = (
-            Position(lat=r["lat"], lon=r["lon"], accuracy_m=r["accuracy_m"])
-            if r["lat"] is not None
+            Position(lat=r.lat, lon=r.lon, accuracy_m=r.accuracy_m)
+            # A position is stored whole or not at all (the entry's Position has all three).
+            if r.lat is not None and r.lon is not None and r.accuracy_m is not None
             else None
         )
         out.append(
             VisitOut(
-                entry_id=r["entry_id"],
-                task_kind=r["task_kind"],
-                task_id=r["task_id"],
-                officer_id=r["officer_id"],
-                recorded_at=_dt(r["recorded_at"]),
-                received_at=_dt(r["received_at"]),
-                supersedes=r["supersedes"],
-                superseded_by=superseded_by.get(r["entry_id"]),
-                arrived_at=_dt(r["arrived_at"]) if r["arrived_at"] else None,
-                contact=r["contact"],
-                outcome=r["outcome"],
-                amount_prevented=r["amount_prevented"],
-                notes=r["notes"],
+                entry_id=r.entry_id,
+                task_kind=r.task_kind,
+                task_id=r.task_id,
+                officer_id=r.officer_id,
+                recorded_at=_dt(r.recorded_at),
+                received_at=_dt(r.received_at),
+                supersedes=r.supersedes,
+                superseded_by=superseded_by.get(r.entry_id),
+                arrived_at=_dt(r.arrived_at) if r.arrived_at else None,
+                contact=r.contact,
+                outcome=r.outcome,
+                amount_prevented=r.amount_prevented,
+                notes=r.notes,
                 position=position,
-                photos=_list.decode(r["photos"]),
-                held_at=_dt(r["held_at"]) if r["held_at"] else None,
-                attendance=r["attendance"],
-                materials=_materials.decode(r["materials"]),
-                completed=bool(r["completed"]),
-                flags=_list.decode(r["flags"]),
+                photos=_list.decode(r.photos),
+                held_at=_dt(r.held_at) if r.held_at else None,
+                attendance=r.attendance,
+                materials=_materials.decode(r.materials),
+                completed=bool(r.completed),
+                flags=_list.decode(r.flags),
                 review=VisitReview(
-                    decision=r["review_decision"],
-                    note=r["review_note"],
-                    reviewed_at=_dt(r["review_at"]),
+                    decision=r.review_decision,
+                    note=r.review_note,
+                    reviewed_at=_dt(r.review_at),
                 )
-                if r.get("review_decision")
+                if r.review_decision
                 else None,
-                hlc=r.get("hlc"),
+                hlc=r.hlc,
             )
         )
     return out

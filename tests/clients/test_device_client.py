@@ -21,6 +21,7 @@ from clients.device import (
 from clients.device.events import EventStreamParser, ServerSentEvent
 from server.clock import ManualClock
 from server.store.interface import Store
+from server.store.sync_records import FieldSide
 from tests.clients.conftest import Handset, deliver
 from tests.sim.faults import Fault, Killed
 from tests.sim.world import Api
@@ -364,8 +365,10 @@ def test_notes_edited_on_two_devices_conflict_only_when_neither_saw_the_other(
     conflict = store.get_conflict(note.conflict_id)
     assert conflict is not None
     assert conflict.rule == "concurrent_edit"
-    assert conflict.winner["value"] == "call the daughter first"
-    assert conflict.loser["value"] == "resident works nights; call after 8"
+    assert isinstance(conflict.winner, FieldSide)
+    assert isinstance(conflict.loser, FieldSide)
+    assert conflict.winner.value == "call the daughter first"
+    assert conflict.loser.value == "resident works nights; call after 8"
     # Having seen the winner, the tablet's next edit is an ordinary change.
     tablet.app.pull()
     tablet.app.set_notes("warning", warning, "both: daughter, after 8")

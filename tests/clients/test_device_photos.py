@@ -162,9 +162,12 @@ def test_the_chunk_window_grows_while_chunks_arrive_and_shrinks_when_they_do_not
         ChunkWindow(32 * kib, floor=64 * kib, cap=8 * 1024 * kib)
 
 
-def patches_sent(app: DeviceClient) -> list[tuple[int, int]]:
+def patches_sent(
+    app: DeviceClient, answers: list[int | None] | None = None
+) -> list[tuple[int, int]]:
     """(offset, size) of every PATCH the phone starts, each checked against its
-    Upload-Checksum on the way."""
+    Upload-Checksum on the way; in `answers`, each one's status (None: cut off before
+    an answer came). The phone sends one PATCH at a time."""
     sent: list[tuple[int, int]] = []
 
     def record(request: httpx.Request) -> None:
@@ -174,8 +177,15 @@ def patches_sent(app: DeviceClient) -> list[tuple[int, int]]:
             assert algorithm == "sha256"
             assert base64.b64decode(digest) == hashlib.sha256(body).digest()
             sent.append((int(request.headers["upload-offset"]), len(body)))
+            if answers is not None:
+                answers.append(None)
+
+    def answered(response: httpx.Response) -> None:
+        if response.request.method == "PATCH" and answers is not None:
+            answers[-1] = response.status_code
 
     app.http.event_hooks["request"].append(record)
+    app.http.event_hooks["response"].append(answered)
     return sent
 
 
@@ -221,20 +231,26 @@ def test_on_a_network_that_drops_the_chunks_shrink_and_the_upload_resumes(
         phone(proxy.base, tmp_path) as app,
     ):
         app.login("o1", PASSWORD)
-        sent = patches_sent(app)
+        answers: list[int | None] = []
+        sent = patches_sent(app, answers)
         shot = app.add_photo(photo, "door.jpg")
         summary = app.upload_photos()
         assert (summary.uploaded, app.photo_state(shot)) == (1, "done")
         assert summary.resumed >= 1
     assert proxy.cuts >= 1
-    # A chunk that failed is sent again, from where the server stands, at half its size.
+    # A chunk the network cut off is sent again, from where the server stands, at half
+    # its size. One the server answered 423 (it still writes the cut-off one: the
+    # network is not at fault) goes again as it was.
     retried = [
-        (size, again)
-        for (offset, size), (next_offset, again) in itertools.pairwise(sent)
+        (size, again, answer)
+        for ((offset, size), answer), ((next_offset, again), _) in itertools.pairwise(
+            zip(sent, answers, strict=True)
+        )
         if next_offset == offset
     ]
-    assert retried
-    assert all(again == max(64 * 1024, size // 2) for size, again in retried)
+    assert any(answer is None for _, _, answer in retried)
+    for size, again, answer in retried:
+        assert again == (max(64 * 1024, size // 2) if answer in (None, 460) else size)
     assert max(size for _, size in sent) < len(photo)
     assert stored(live_server, sha256(photo)) == photo
 

@@ -45,6 +45,7 @@ from server.auth.passwords import Passwords
 from server.clock import ManualClock
 from server.settings import Settings
 from server.store.opening import open_store
+from server.store.sync_records import ClaimSide, FieldSide
 from server.store.visit_records import VisitRecord
 from sync import merge
 from sync.hlc import HLC
@@ -803,11 +804,9 @@ def check_overridden_outcomes(world: World) -> None:
         ids = named.setdefault(c.task_id, set())
         ids.add(c.entry_id or "")
         for side in (c.winner, c.loser):
-            if isinstance(side, dict) and side.get("entry_id"):
-                ids.add(side["entry_id"])
-                claims_on_record.setdefault(c.task_id, set()).add(
-                    (side["officer_id"], side["outcome"])
-                )
+            if isinstance(side, ClaimSide) and side.entry_id:
+                ids.add(side.entry_id)
+                claims_on_record.setdefault(c.task_id, set()).add((side.officer_id, side.outcome))
     claims = {
         r["id"]: r
         for r in _server_rows(
@@ -900,14 +899,16 @@ def check_notes_against_the_rules(world: World) -> None:
     actual: Counter[tuple[str, int, str | None, str, str | None, str]] = Counter()
     for c in _conflicts(world):
         if c.rule == "concurrent_edit":
+            assert isinstance(c.loser, FieldSide)
+            assert isinstance(c.winner, FieldSide)
             actual[
                 (
                     c.task_kind,
                     c.task_id,
-                    c.loser["value"],
-                    c.loser["hlc"],
-                    c.winner["value"],
-                    c.winner["hlc"],
+                    c.loser.value,
+                    c.loser.hlc,
+                    c.winner.value,
+                    c.winner.hlc,
                 )
             ] += 1
     assert actual == expected, (

@@ -320,7 +320,7 @@ def test_a_visit_waits_for_review_until_a_supervisor_approves_or_returns_it(
     rows = any_store.pull_rows(o1, snapshot_at=None, after_key="", after_seq=cursor, limit=10)
     [item] = rows.items
     [held] = item.visits
-    assert (item.id, held["review_decision"], held["review_note"]) == (w2, "returned", "请重新走访")
+    assert (item.id, held.review_decision, held.review_note) == (w2, "returned", "请重新走访")
     clock.advance(minutes=30)
     again = visit(w2, supersedes=b_id, recorded_at=iso(clock.now()), arrived_at=iso(clock.now()))
     push(any_store, o1, again)

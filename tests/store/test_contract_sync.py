@@ -14,6 +14,7 @@ from server.errors import ConflictError, NotFound
 from server.store.interface import Store
 from server.store.queries import ResyncRequired
 from server.store.records import Actor, WarningState
+from server.store.sync_records import FieldSide, PulledWarning
 from sync import checksum
 from sync.hlc import HLC
 from sync.protocol import Mutation
@@ -225,13 +226,13 @@ def test_a_pull_from_a_cursor_gives_each_change_since_and_drops_what_left_the_sc
         moved.seq,
         "reassigned",
     )
-    assert item.row is None  # never a resident's details the officer no longer holds
+    assert item.task is None  # never a resident's details the officer no longer holds
     assert (gone.last_seq, gone.checksum) == (moved.seq, checksum.of([]))
     came = any_store.pull_rows(o2, snapshot_at=None, after_key="", after_seq=cursor, limit=10)
     [item] = came.items
     assert (item.op, item.id, item.seq) == ("upsert", warning, moved.seq)
-    assert item.row is not None
-    assert (item.row["version"], item.row["resident_phone"]) == (2, "13800001111")
+    assert isinstance(item.task, PulledWarning)
+    assert (item.task.version, item.task.resident_phone) == (2, "13800001111")
     assert came.checksum == checksum.of([("warning", warning, 2)])
     # A page at a time, in seq order.
     more = [a_warning(any_store, tiny, name, "o2") for name in ("B", "C", "D")]
@@ -395,9 +396,9 @@ def test_preferring_the_losing_edit_sets_the_field_as_a_new_change(
     assert second.conflict_id is not None
     conflict = any_store.get_conflict(second.conflict_id)
     assert conflict is not None
-    assert isinstance(conflict.winner, dict)
-    assert isinstance(conflict.loser, dict)
-    assert (conflict.winner["value"], conflict.loser["value"]) == ("不在家", "在家")
+    assert isinstance(conflict.winner, FieldSide)
+    assert isinstance(conflict.loser, FieldSide)
+    assert (conflict.winner.value, conflict.loser.value) == ("不在家", "在家")
     before = any_store.get_warning(warning)
     assert before is not None
     any_store.resolve_conflict(
@@ -413,7 +414,7 @@ def test_preferring_the_losing_edit_sets_the_field_as_a_new_change(
     assert (after.version, after.seq) == (before.version + 1, any_store.current_seq())
     rows = any_store.pull_rows(o1, snapshot_at=after.seq, after_key="", after_seq=0, limit=10)
     [item] = rows.items
-    assert item.fields["officer_notes"]["value"] == "在家"
+    assert item.fields["officer_notes"].value == "在家"
 
 
 @pytest.mark.xfail(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from server.store.interface import Store
+from server.store.sync_records import ClaimSide, FieldSide
 from sync import checksum
 from tests.support.api import a_warning, as_platform, as_user, assert_problem
 from tests.support.city import TinyCity
@@ -192,8 +193,9 @@ async def test_two_officers_visit_and_face_to_face_beats_phone(
     conflict = store.get_conflict(conflict_id)
     assert conflict is not None
     assert conflict.rule == "double_visit"
-    assert conflict.winner["outcome"] == "dissuaded"
-    assert conflict.loser["outcome"] == "refused"
+    assert isinstance(conflict.winner, ClaimSide)
+    assert isinstance(conflict.loser, ClaimSide)
+    assert (conflict.winner.outcome, conflict.loser.outcome) == ("dissuaded", "refused")
     sup1 = await as_user(client, "sup1")
     seen = (await client.get(f"/api/v1/warnings/{warning}", headers=sup1)).json()
     assert seen["outcome"] == "dissuaded"
@@ -232,8 +234,10 @@ async def test_concurrent_edits_of_a_field_keep_one_winner_and_record_the_loser(
     assert verdict["status"] == "conflict"
     assert verdict["rule"] == "concurrent_edit"  # the phone can say why
     conflict = store.get_conflict(verdict["conflict_id"])
-    assert conflict.winner["value"] == "resident works nights"
-    assert conflict.loser["value"] == "call the daughter first"
+    assert isinstance(conflict.winner, FieldSide)
+    assert isinstance(conflict.loser, FieldSide)
+    assert conflict.winner.value == "resident works nights"
+    assert conflict.loser.value == "call the daughter first"
     changes, _, _ = await pull_all(client, phone)
     assert changes[0]["task"]["fields"]["officer_notes"]["value"] == "resident works nights"
     # An edit made on top of what it replaces is no conflict.

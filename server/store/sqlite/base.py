@@ -27,6 +27,7 @@ from server.store.records import Actor, AuditEntry, AuditItem, AuditVerdict, Uni
 from server.store.sqlite import migrations
 from server.store.sqlite.checkpoint import BACKSTOP_PAGES, wal_checkpointer
 from server.store.supervision_records import EscalationStep
+from server.store.sync_records import ClaimSide, ConflictRecord, ConflictSide, FieldSide, TaskSide
 from server.store.visit_records import VisitRecord
 
 T = TypeVar("T")
@@ -586,3 +587,29 @@ def _units_of(rows: Sequence[Mapping[str, Any]]) -> frozenset[UnitKey]:
         for level in ("city", "county", "station")
         if r[f"{level}_id"]
     )
+
+
+def conflict_record(row: Mapping[str, Any]) -> ConflictRecord:
+    """A conflicts row as its record, each side in the shape its rule and content name."""
+    out = dict(row)
+    out["officer_ids"] = _decode_list(row["officer_ids"])
+    out["winner"] = out["loser"] = None
+    record = to_record(out, ConflictRecord)
+    return msgspec.structs.replace(
+        record,
+        winner=_side(row["rule"], row["winner"]),
+        loser=_side(row["rule"], row["loser"]),
+    )
+
+
+def _side(rule: str, text: str | None) -> ConflictSide | None:
+    """A conflict's side as stored (JSON) in its record: its shape follows from the rule,
+    and where the rule allows two, from whether a claim or the task's state was kept."""
+    if not text:
+        return None
+    side = _decode_obj(text)
+    if rule == "concurrent_edit":
+        return msgspec.convert(side, FieldSide)
+    if "assignees" in side:
+        return msgspec.convert(side, TaskSide)
+    return msgspec.convert(side, ClaimSide)

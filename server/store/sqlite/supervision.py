@@ -28,7 +28,7 @@ from server.store.history_records import WarningHistory
 from server.store.overdue import Limits, overdue_sql
 from server.store.queries import OUTCOMES
 from server.store.records import Actor, AuditEntry, WarningRecord
-from server.store.sqlite.base import _audit_row, to_record, visit_record
+from server.store.sqlite.base import _audit_row, conflict_record, to_record, visit_record
 from server.store.sqlite.claims import SQLiteClaims
 from server.store.sqlite.scope import SQLiteScope
 from server.store.supervision_records import (
@@ -41,7 +41,6 @@ from server.store.supervision_records import (
     WarningGroupFigures,
     WebhookState,
 )
-from server.store.sync_records import ConflictRecord
 from server.store.visit_records import ReviewCandidate, VisitRecord
 
 UNIT_COLUMNS = frozenset({"city_id", "county_id", "station_id"})
@@ -786,18 +785,7 @@ class SQLiteSupervision(SQLiteScope, SQLiteClaims):
             warning=to_record(row, WarningRecord),
             audit=entries,
             visits=[visit_record(v, VisitRecord) for v in visits],
-            conflicts=[
-                to_record(
-                    {
-                        **c,
-                        "officer_ids": _json_list(c["officer_ids"]),
-                        "winner": msgspec.json.decode(c["winner"]) if c["winner"] else None,
-                        "loser": msgspec.json.decode(c["loser"]) if c["loser"] else None,
-                    },
-                    ConflictRecord,
-                )
-                for c in conflicts
-            ],
+            conflicts=[conflict_record(c) for c in conflicts],
             escalations=[to_record(e, EscalationRecord) for e in escalations],
             outcomes=[_outcome_record(o) for o in outcomes],
             user_names=names,

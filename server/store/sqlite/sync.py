@@ -20,12 +20,19 @@ from server.store.group_commit import GroupCommit
 from server.store.push_merge import Prepared, prepare
 from server.store.queries import ResyncRequired
 from server.store.records import Actor
-from server.store.sqlite.base import to_record, visit_record
+from server.store.sqlite.base import conflict_record, to_record, visit_record
 from server.store.sqlite.claims import SQLiteClaims
 from server.store.sqlite.push import PushBatch, keep_rejections
 from server.store.sqlite.scope import SQLiteScope, chunks
 from server.store.sync_records import (
+    PULLED_PUBLICITY_COLUMNS,
+    PULLED_VISIT_COLUMNS,
+    PULLED_WARNING_COLUMNS,
     ConflictRecord,
+    PulledField,
+    PulledPublicity,
+    PulledVisit,
+    PulledWarning,
     PullItem,
     PullRows,
     PushContext,
@@ -45,7 +52,11 @@ from sync.vocab import TaskKind
 _encode = msgspec.json.Encoder(order="sorted").encode
 _Push = tuple[PushContext, Sequence[RecordVisit | SetField], Sequence[Prepared]]
 _Pushed = tuple[list[MutationResult], str]
-_json_list = msgspec.json.Decoder(list[Any])
+
+# A pulled visit's columns, and its review's (PulledVisit's last three fields).
+_VISIT_SELECT = ", ".join(
+    [*(f"v.{c}" for c in PULLED_VISIT_COLUMNS[:-3]), "r.decision", "r.note", "r.reviewed_at"]
+)
 
 
 class SQLiteSync(SQLiteScope, SQLiteClaims):
@@ -335,32 +346,45 @@ class SQLiteSync(SQLiteScope, SQLiteClaims):
 
     @staticmethod
     def _fill(conn: sqlite3.Connection, items: list[PullItem]) -> None:
-        for kind, table in (("warning", "warnings"), ("publicity", "publicity_tasks")):
+        """Each upserted item's task, visits and fields, read as tuples straight into
+        their records: a page of 200 builds no dict per row."""
+        for kind, table, columns in (
+            ("warning", "warnings", PULLED_WARNING_COLUMNS),
+            ("publicity", "publicity_tasks", PULLED_PUBLICITY_COLUMNS),
+        ):
             wanted = [i for i in items if i.op == "upsert" and i.kind == kind]
             if not wanted:
                 continue
             ids = [i.id for i in wanted]
             marks = ",".join("?" * len(ids))
-            query = f"SELECT * FROM {table} WHERE id IN ({marks})"  # noqa: S608
-            rows = {r["id"]: r for r in conn.execute(query, ids)}
-            visits: dict[int, list[dict[str, Any]]] = {}
-            for v in conn.execute(
-                "SELECT v.*, r.decision AS review_decision, r.note AS review_note,"  # noqa: S608
-                " r.reviewed_at AS review_at FROM visit_logs v LEFT JOIN visit_reviews r"
+            cursor = conn.cursor()
+            cursor.row_factory = None
+            rows = {
+                r[0]: r
+                for r in cursor.execute(
+                    f"SELECT {', '.join(columns)} FROM {table} WHERE id IN ({marks})",  # noqa: S608
+                    ids,
+                )
+            }
+            visits: dict[int, list[PulledVisit]] = {}
+            cursor = conn.cursor()
+            cursor.row_factory = None
+            for v in cursor.execute(
+                f"SELECT {_VISIT_SELECT} FROM visit_logs v LEFT JOIN visit_reviews r"  # noqa: S608
                 f" ON r.entry_id = v.entry_id WHERE v.task_kind = ? AND v.task_id IN ({marks})"
                 " ORDER BY v.seq",
                 (kind, *ids),
             ):
-                visits.setdefault(v["task_id"], []).append(v)
-            fields: dict[int, dict[str, dict[str, Any]]] = {}
+                visits.setdefault(v[2], []).append(PulledVisit(*v))
+            fields: dict[int, dict[str, PulledField]] = {}
             for f in conn.execute(
-                f"SELECT * FROM field_values WHERE task_kind = ? AND task_id IN ({marks})",  # noqa: S608
+                "SELECT task_id, field, value, hlc FROM field_values"  # noqa: S608
+                f" WHERE task_kind = ? AND task_id IN ({marks})",
                 (kind, *ids),
             ):
-                fields.setdefault(f["task_id"], {})[f["field"]] = {
-                    "value": f["value"],
-                    "hlc": f["hlc"],
-                }
+                fields.setdefault(f["task_id"], {})[f["field"]] = PulledField(
+                    value=f["value"], hlc=f["hlc"]
+                )
             assignees: dict[int, list[int]] = {}
             if kind == "publicity":
                 for a in conn.execute(
@@ -370,7 +394,15 @@ class SQLiteSync(SQLiteScope, SQLiteClaims):
                 ):
                     assignees.setdefault(a["task_id"], []).append(a["officer_id"])
             for item in wanted:
-                item.row = {**rows[item.id], "officer_ids": assignees.get(item.id, [])}
+                values = rows[item.id]
+                item.task = (
+                    PulledWarning(*values)
+                    if kind == "warning"
+                    else PulledPublicity(
+                        **dict(zip(columns, values, strict=True)),
+                        officer_ids=assignees.get(item.id, []),
+                    )
+                )
                 item.visits = visits.get(item.id, [])
                 item.fields = fields.get(item.id, {})
 
@@ -398,11 +430,11 @@ class SQLiteSync(SQLiteScope, SQLiteClaims):
             " ORDER BY id LIMIT ?",
             params,
         )
-        return [_conflict(r) for r in rows]
+        return [conflict_record(r) for r in rows]
 
     def get_conflict(self, conflict_id: int) -> ConflictRecord | None:
         row = self._one("SELECT * FROM conflicts WHERE id = ?", (conflict_id,))
-        return _conflict(row) if row else None
+        return conflict_record(row) if row else None
 
     def resolve_conflict(
         self,
@@ -507,7 +539,7 @@ class SQLiteSync(SQLiteScope, SQLiteClaims):
                 ],
                 actor,
             )
-        return _conflict(updated)
+        return conflict_record(updated)
 
     def list_rejected_mutations(
         self, column: str, value: str | int, *, after_id: int = 0, limit: int = 100
@@ -532,11 +564,3 @@ class SQLiteSync(SQLiteScope, SQLiteClaims):
 def merge_server(hlc: HLC, now_ms: int) -> HLC:
     """The server's clock after a push: never behind its own wall clock."""
     return hlc if hlc.wall_ms >= now_ms else HLC(now_ms, 0, hlc.node)
-
-
-def _conflict(row: dict[str, Any]) -> ConflictRecord:
-    out = dict(row)
-    out["officer_ids"] = _json_list.decode(row["officer_ids"])
-    for key in ("winner", "loser"):
-        out[key] = msgspec.json.decode(row[key]) if row[key] else None
-    return to_record(out, ConflictRecord)
