@@ -208,6 +208,10 @@ class TaskState:
         self.sets[column] = value
         self.row[column] = value
 
+    def was(self, column: str) -> Any:
+        """A column as it was loaded, before this push's sets."""
+        return self.before[column] if column in self.before else self.row[column]
+
     def loaded(self) -> dict[str, Any]:
         """The row as it was loaded, before this push's sets."""
         return {**self.row, **self.before}

@@ -102,7 +102,7 @@ class PulledField(msgspec.Struct, frozen=True):
 
 
 # The columns each pulled record is read from, in its fields' order.
-PULLED_WARNING_COLUMNS = tuple(f for f in PulledWarning.__struct_fields__)
+PULLED_WARNING_COLUMNS = PulledWarning.__struct_fields__
 PULLED_PUBLICITY_COLUMNS = tuple(f for f in PulledPublicity.__struct_fields__ if f != "officer_ids")
 PULLED_VISIT_COLUMNS = tuple(PulledVisit.__struct_fields__)
 

@@ -591,14 +591,9 @@ def _units_of(rows: Sequence[Mapping[str, Any]]) -> frozenset[UnitKey]:
 
 def conflict_record(row: Mapping[str, Any]) -> ConflictRecord:
     """A conflicts row as its record, each side in the shape its rule and content name."""
-    out = dict(row)
-    out["officer_ids"] = _decode_list(row["officer_ids"])
-    out["winner"] = out["loser"] = None
-    record = to_record(out, ConflictRecord)
-    return msgspec.structs.replace(
-        record,
-        winner=_side(row["rule"], row["winner"]),
-        loser=_side(row["rule"], row["loser"]),
+    sides = {k: _side(row["rule"], row[k]) for k in ("winner", "loser")}
+    return to_record(
+        {**row, "officer_ids": _decode_list(row["officer_ids"]), **sides}, ConflictRecord
     )
 
 

@@ -229,17 +229,19 @@ class PushBatch:
             seq = first + len(push.visits) + n
             sets = task.sets
             if task.table == "warnings":
-                loaded = task.loaded()
-                if outcome_feed.moves_outcome(loaded, sets):
-                    entry = sets["outcome_entry_id"]
+                entry = sets.get("outcome_entry_id", task.was("outcome_entry_id"))
+                if entry != task.was("outcome_entry_id"):  # the outcome moved (moves_outcome)
                     amount = (
                         amounts[entry]
                         if entry in amounts
                         else self.store._outcome_amount(conn, entry)
                     )
                     sets = {**sets, "outcome_amount": amount}
-                version, now = task.row["version"] + 1, ctx.received_at
-                told.append((loaded, {**task.row, **sets, "version": version, "updated_at": now}))
+                # Only a final warning is news to the platform (outcome_feed.feed_row):
+                # the rows before and after are built for those alone.
+                if task.row["state"] in outcome_feed.FINAL:
+                    after = {**task.row, **sets, "version": task.row["version"] + 1}
+                    told.append((task.loaded(), {**after, "updated_at": ctx.received_at}))
             shape = (task.table, tuple(sets))
             shapes.setdefault(shape, []).append(
                 (*sets.values(), seq, ctx.received_at, task.row["id"])
