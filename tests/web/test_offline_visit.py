@@ -4,6 +4,7 @@ visit with a photo, and everything reaches the station once the phone is back in
 from __future__ import annotations
 
 import hashlib
+import time
 from pathlib import Path
 
 from playwright.sync_api import expect
@@ -38,7 +39,12 @@ def test_a_visit_recorded_offline_with_a_photo_reaches_the_station(
     phone.open().log_in("o1")
     phone.wait_for_cards(1)
     # The service worker has the app shell once it controls the page.
-    phone.page.wait_for_function("navigator.serviceWorker && navigator.serviceWorker.controller")
+    # Polled from here: wait_for_function compiles its predicate with eval, which the
+    # app's Content Security Policy (script-src 'self') refuses whenever it must poll.
+    deadline = time.monotonic() + 15
+    while not phone.page.evaluate("() => Boolean(navigator.serviceWorker?.controller)"):
+        assert time.monotonic() < deadline, "the service worker never took over the page"
+        phone.page.wait_for_timeout(100)
 
     phone.offline()
     phone.page.reload()
