@@ -12,6 +12,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import anyio
 import httpx
 import pytest
 from litestar import Litestar
@@ -161,7 +162,9 @@ async def test_a_request_waits_for_the_lock_another_process_holds_until_its_leas
     response = await append(client, o1, url, 1000, data[1000:])
     assert_problem(response, 423, "upload_locked")
     assert response.headers["tus-resumable"] == "1.0.0"
-    assert await offset_of(client, o1, url) == 1000  # reading where it stands needs no lock
+    # Reading where it stands needs no lock: it waits a while (HEAD_WAIT) for the holder
+    # to let go, then answers with the offset as it stands.
+    assert await offset_of(client, o1, url) == 1000
     assert_problem(await client.delete(url, headers={**o1, **TUS}), 423, "upload_locked")
     # That process died mid-request (kill -9): nobody frees the lock; its lease passes.
     clock.advance(seconds=LOCK_LEASE.total_seconds() - 1)
@@ -172,6 +175,37 @@ async def test_a_request_waits_for_the_lock_another_process_holds_until_its_leas
     assert response.headers["upload-offset"] == str(len(data))
     assert stored_photo(settings, sha256(data)) == data
     assert uploads_of(app).receiving == 0
+
+
+async def test_where_to_resume_is_told_after_the_cut_off_step_is_kept_not_before(
+    client: httpx.AsyncClient,
+    o1: dict[str, str],
+    settings: Settings,
+    other_store: Store,
+) -> None:
+    """A phone whose PATCH the network cut asks at once where to resume, while the
+    server's side of that PATCH (here in another process) is still keeping what arrived,
+    which under load takes a while. Told the offset from before it, the phone would send
+    those bytes again over its mobile data; it is told the offset after it."""
+    data = jpeg()
+    url = await created(client, o1, data)
+    assert (await append(client, o1, url, 0, data[:1000])).status_code == 204
+    held = other_store.lock_upload(upload_id(url), ELSEWHERE, LOCK_LEASE)
+    assert held is not None
+    with part(settings, url).open("ab") as handle:
+        handle.write(data[1000:50_000])
+
+    async def keep_what_arrived_and_let_go() -> None:
+        await anyio.sleep(0.3)
+        other_store.advance_upload(upload_id(url), 1000, 50_000, held.expires_at, held.media_type)
+        other_store.unlock_upload(upload_id(url), ELSEWHERE)
+
+    async with anyio.create_task_group() as tasks:
+        tasks.start_soon(keep_what_arrived_and_let_go)
+        assert await offset_of(client, o1, url) == 50_000
+    response = await append(client, o1, url, 50_000, data[50_000:])
+    assert response.status_code == 204, response.text
+    assert stored_photo(settings, sha256(data)) == data
 
 
 async def test_the_sweep_leaves_an_expired_upload_that_another_process_holds(
