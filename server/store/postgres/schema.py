@@ -451,9 +451,15 @@ OUTCOME_RULES_IN_CODE = """
     DROP FUNCTION warnings_outcome_amount();
 """
 
+# As SQLite's m020: an officer's pending uploads are counted from their own claims.
+CLAIMS_BY_OFFICER = """
+    CREATE INDEX photo_claims_officer ON photo_claims(officer_id);
+"""
+
 MIGRATIONS: list[tuple[str, str]] = [
     ("p001_initial", INITIAL),
     ("p002_outcome_rules_in_code", OUTCOME_RULES_IN_CODE),
+    ("p003_claims_by_officer", CLAIMS_BY_OFFICER),
 ]
 
 _RECORD = (

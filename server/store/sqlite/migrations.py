@@ -732,3 +732,10 @@ def m019_outcome_rules_in_code(db: Database) -> None:
         DROP TRIGGER warnings_outcome_amount
         """,
     )
+
+
+@migrations(name="m020_claims_by_officer")
+def m020_claims_by_officer(db: Database) -> None:
+    """An officer's photos that have not arrived (oversight's pending uploads) were
+    counted by scanning every claim on record, once per officer on the page."""
+    _run(db, "CREATE INDEX photo_claims_officer ON photo_claims(officer_id)")

@@ -302,9 +302,11 @@ class SQLiteUploads(SQLiteClaims):
             "SELECT v.entry_id, v.officer_id, v.recorded_at, c.sha256, p.sha256 AS p_sha256,"
             " p.size, p.media_type, p.width, p.height, p.taken_at, p.lat, p.lon, p.thumbnail,"
             " p.uploaded_by, p.received_at"
-            " FROM visit_logs v JOIN photo_claims c ON c.entry_id = v.entry_id"
+            # Driven by the claims' own task index: joined the other way round there is no
+            # index to find a visit's claims by, and every claim on record was scanned.
+            " FROM photo_claims c JOIN visit_logs v ON v.entry_id = c.entry_id"
             " LEFT JOIN photos p ON p.sha256 = c.sha256"
-            " WHERE v.task_kind = ? AND v.task_id = ? ORDER BY v.hlc, v.entry_id, c.sha256",
+            " WHERE c.task_kind = ? AND c.task_id = ? ORDER BY v.hlc, v.entry_id, c.sha256",
             (kind, task_id),
         )
         out: list[ClaimedPhoto] = []
