@@ -1,6 +1,6 @@
 """What a pull page costs the server, by the size of the officer's scope.
 
-    python -m bench.pull_scope [--scopes 200,2000,20000] [--page 200] [--runs 7]
+    python -m bench.pull_scope [--scopes 200,2000,20000] [--page 200] [--runs 21]
 
 For each scope size, a fresh tiny city (a real SQLite file) where officer o1 holds that
 many open warnings (deadlines spread over days, so the order is real), then, through the
@@ -10,9 +10,11 @@ sync service as the HTTP handler calls it (the JSON encoding of the answer inclu
   more pages than one, a page from the middle);
 - a delta pull: a phone up to date pulls after one of its warnings changed.
 
-Each is timed in this process's CPU time, median of --runs. Printed beside issue 13's
-targets: a page from a scope of 20,000 at most 1.2 times one from a scope of 200, at most
-25 µs of server CPU per task pulled, and a delta pull that costs what changed.
+Each is timed in this process's CPU time, median of --runs, the scopes taking turns run
+by run (this machine's speed drifts by half over minutes: timed one after another, the
+ratios measured the drift). Printed beside issue 13's targets: a page from a scope of
+20,000 at most 1.2 times one from a scope of 200, at most 25 µs of server CPU per task
+pulled, and a delta pull that costs what changed.
 """
 
 from __future__ import annotations
@@ -42,14 +44,10 @@ BUDGET_US_PER_TASK = 25.0
 ACTOR = Actor(user_id=None, device_id="bench")
 
 
-def cpu(fn: Callable[[], object], runs: int) -> float:
-    """Median CPU seconds of fn over runs."""
-    times = []
-    for _ in range(runs):
-        started = time.process_time()
-        fn()
-        times.append(time.process_time() - started)
-    return statistics.median(times)
+def cpu_once(fn: Callable[[], object]) -> float:
+    started = time.process_time()
+    fn()
+    return time.process_time() - started
 
 
 def city_with_scope(folder: Path, size: int) -> tuple[Store, Principal, ManualClock]:
@@ -77,7 +75,11 @@ def city_with_scope(folder: Path, size: int) -> tuple[Store, Principal, ManualCl
     return store, principal, clock
 
 
-def measure(folder: Path, size: int, page: int, runs: int) -> dict[str, float]:
+Reads = dict[str, Callable[[], object] | None]
+
+
+def reads_of(folder: Path, size: int, page: int) -> tuple[Store, Reads]:
+    """The store of a city with that scope, and the three reads to time on it."""
     store, principal, _ = city_with_scope(folder, size)
     sync = SyncService(store)
     encode = msgspec.json.encode
@@ -95,30 +97,49 @@ def measure(folder: Path, size: int, page: int, runs: int) -> dict[str, float]:
     some = store.list_warnings(principal.jurisdiction, WarningQuery(limit=1))[0]
     later = some.deadline_at + timedelta(hours=1)
     store.update_warning(some.id, some.version, {"deadline_at": later}, "warning.deadline", ACTOR)
-    figures = {
-        "first": cpu(lambda: encode(sync.pull(principal, None, page)), runs),
-        "middle": cpu(lambda: encode(sync.pull(principal, middle_cursor, page)), runs)
-        if middle_cursor
-        else float("nan"),
-        "delta": cpu(lambda: encode(sync.pull(principal, cursor, page)), runs),
-    }
     delta = sync.pull(principal, cursor, page)
     assert len(delta.changes) == 1, len(delta.changes)
-    store.close()
-    return figures
+    return store, {
+        "first": lambda: encode(sync.pull(principal, None, page)),
+        "middle": (lambda: encode(sync.pull(principal, middle_cursor, page)))
+        if middle_cursor
+        else None,
+        "delta": lambda: encode(sync.pull(principal, cursor, page)),
+    }
+
+
+def measure(folder: Path, sizes: list[int], page: int, runs: int) -> dict[int, dict[str, float]]:
+    """Median CPU seconds of each read, per scope. The scopes take turns, run by run, so
+    that the machine's slow spells fall on all of them alike and the ratios hold."""
+    cities = {size: reads_of(folder, size, page) for size in sizes}
+    times: dict[int, dict[str, list[float]]] = {size: {} for size in sizes}
+    try:
+        for _ in range(runs):
+            for size, (_, reads) in cities.items():
+                for name, read in reads.items():
+                    if read is not None:
+                        times[size].setdefault(name, []).append(cpu_once(read))
+    finally:
+        for store, _ in cities.values():
+            store.close()
+    return {
+        size: {
+            name: statistics.median(taken[name]) if name in taken else float("nan")
+            for name in ("first", "middle", "delta")
+        }
+        for size, taken in times.items()
+    }
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--scopes", default="200,2000,20000")
     parser.add_argument("--page", type=int, default=200)
-    parser.add_argument("--runs", type=int, default=7)
+    parser.add_argument("--runs", type=int, default=21)
     args = parser.parse_args()
     sizes = [int(s) for s in args.scopes.split(",")]
-    results: dict[int, dict[str, float]] = {}
     with tempfile.TemporaryDirectory(prefix="bench-pull-") as tmp:
-        for size in sizes:
-            results[size] = measure(Path(tmp), size, args.page, args.runs)
+        results = measure(Path(tmp), sizes, args.page, args.runs)
     smallest = results[sizes[0]]
     ok = True
     print(f"pull pages of {args.page}, server CPU (median of {args.runs}):")
