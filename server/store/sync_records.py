@@ -198,3 +198,21 @@ class RejectedMutation(msgspec.Struct, frozen=True, kw_only=True):
     city_id: str | None
     county_id: str | None
     station_id: str | None
+
+
+# The columns a conflict's resolution may change on its task (Store.resolve_conflict):
+# the side the rule overrode, applied as an ordinary change. Anything else (its version,
+# its seq, a column that does not exist) is a programming error, refused before a write.
+RESOLVABLE_COLUMNS: dict[str, frozenset[str]] = {
+    "warning": frozenset(
+        {
+            "state",
+            "outcome",
+            "outcome_entry_id",
+            "outcome_officer_id",
+            "outcome_contact",
+            "outcome_hlc",
+        }
+    ),
+    "publicity": frozenset({"status"}),
+}

@@ -311,11 +311,6 @@ def test_a_publicity_task_update_replaces_its_officers_and_refuses_a_stale_versi
     assert audit[1].after == {"title": "集市讲座", "status": "in_progress", "officer_ids": [o2]}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="create_publicity_task hands an unknown field to SQL: sqlite3.OperationalError "
-    "escapes instead of the interface's ValueError for an unknown column",
-)
 def test_a_publicity_task_with_an_unknown_field_is_a_programming_error(
     any_store: Store, tiny: TinyCity
 ) -> None:

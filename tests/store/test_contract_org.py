@@ -104,11 +104,6 @@ def test_units_are_listed_within_a_jurisdiction_the_unit_itself_included(
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="upsert_units lets the backend's foreign key error out (sqlite3.IntegrityError) "
-    "where its docstring promises InputError(UNKNOWN_REFERENCE) for a missing parent",
-)
 def test_a_unit_under_a_parent_that_does_not_exist_is_refused_with_its_whole_sheet(
     any_store: Store, tiny: TinyCity
 ) -> None:
@@ -378,11 +373,6 @@ def test_a_cut_off_sessions_hand_in_begins_once(
     assert state.handin_at == began
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open_handin of a session that does not exist fails with TypeError (it reads "
-    "the RETURNING row of an UPDATE that matched nothing) instead of NotFound",
-)
 def test_a_hand_in_for_a_session_that_does_not_exist_is_not_found(any_store: Store) -> None:
     with pytest.raises(NotFound):
         any_store.open_handin("no-such-session")

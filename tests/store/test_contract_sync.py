@@ -417,18 +417,15 @@ def test_preferring_the_losing_edit_sets_the_field_as_a_new_change(
     assert item.fields["officer_notes"].value == "在家"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="resolve_conflict writes task_changes' keys into SQL unchecked: an unknown "
-    "column escapes as sqlite3.OperationalError (any column, version or seq too, is "
-    "writable), not the interface's ValueError for an unknown column",
-)
 def test_resolving_with_a_change_to_a_column_that_does_not_exist_is_a_programming_error(
     any_store: Store, tiny: TinyCity, clock: ManualClock
 ) -> None:
     _, conflict_id = a_visit_after_cancel(any_store, tiny, clock)
     with pytest.raises(ValueError, match="no_such_column"):
         any_store.resolve_conflict(conflict_id, "prefer_other", None, {"no_such_column": 1}, ACTOR)
+    # A real column outside the side a rule overrode is refused the same way.
+    with pytest.raises(ValueError, match="version"):
+        any_store.resolve_conflict(conflict_id, "prefer_other", None, {"version": 99}, ACTOR)
     conflict = any_store.get_conflict(conflict_id)
     assert conflict is not None
     assert conflict.status == "open"

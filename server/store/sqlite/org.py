@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from server.clock import iso, parse_iso
-from server.errors import NotFound
+from server.errors import ErrorCode, InputError, NotFound
 from server.store.records import (
     Actor,
     AuditItem,
@@ -76,8 +76,12 @@ class SQLiteOrg(SQLiteScope):
         now = self._now()
         created = updated = 0
         audit: list[AuditItem] = []
+        earlier: set[str] = set()  # the sheet's units before this one
         with self.transaction() as conn:
             for unit in units:
+                if unit.parent_id is not None and unit.parent_id not in earlier:
+                    _parent_exists(conn, unit)
+                earlier.add(unit.id)
                 old = conn.execute("SELECT * FROM units WHERE id = ?", (unit.id,)).fetchone()
                 values = (
                     unit.name,
@@ -727,6 +731,8 @@ class SQLiteOrg(SQLiteScope):
                 " RETURNING handin_at",
                 (self._now(), session_id),
             ).fetchone()
+        if row is None:
+            raise NotFound(f"session {session_id}")
         return parse_iso(row["handin_at"])
 
     # -- login throttling ----------------------------------------------------------------
@@ -744,3 +750,15 @@ class SQLiteOrg(SQLiteScope):
     def clear_login_failures(self, key: str) -> None:
         with self.transaction() as conn:
             conn.execute("DELETE FROM login_failures WHERE key = ?", (key,))
+
+
+def _parent_exists(conn: sqlite3.Connection, unit: Unit) -> None:
+    """InputError(UNKNOWN_REFERENCE) when the unit's parent is neither stored nor earlier on
+    its sheet: the whole sheet is refused, as the interface promises, rather than the
+    backend's foreign key error escaping."""
+    if conn.execute("SELECT 1 FROM units WHERE id = ?", (unit.parent_id,)).fetchone() is None:
+        raise InputError(
+            f"unit {unit.id}: parent {unit.parent_id} does not exist",
+            code=ErrorCode.UNKNOWN_REFERENCE,
+            field="parent_id",
+        )

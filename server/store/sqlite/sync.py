@@ -28,6 +28,7 @@ from server.store.sync_records import (
     PULLED_PUBLICITY_COLUMNS,
     PULLED_VISIT_COLUMNS,
     PULLED_WARNING_COLUMNS,
+    RESOLVABLE_COLUMNS,
     ConflictRecord,
     PulledField,
     PulledPublicity,
@@ -297,15 +298,17 @@ class SQLiteSync(SQLiteScope, SQLiteClaims):
     ) -> tuple[list[PullItem], str, bool]:
         # A range scan of (officer_id, sort_key): a page costs the same whatever the
         # size of the scope.
-        rows = conn.execute(
-            "SELECT task_kind AS kind, task_id AS id, sort_key AS k FROM scope_members"
+        cursor = conn.cursor()
+        cursor.row_factory = None  # tuples: a page builds no dict per row
+        rows = cursor.execute(
+            "SELECT task_kind, task_id, sort_key FROM scope_members"
             " WHERE officer_id = ? AND sort_key > ? ORDER BY sort_key LIMIT ?",
             (officer_id, after_key, limit + 1),
         ).fetchall()
         more = len(rows) > limit
         rows = rows[:limit]
-        items = [PullItem(op="upsert", kind=r["kind"], id=r["id"], seq=0) for r in rows]
-        return items, rows[-1]["k"] if rows else after_key, more
+        items = [PullItem(op="upsert", kind=kind, id=id_, seq=0) for kind, id_, _ in rows]
+        return items, rows[-1][2] if rows else after_key, more
 
     @staticmethod
     def _log_page(
@@ -459,6 +462,9 @@ class SQLiteSync(SQLiteScope, SQLiteClaims):
 
                 raise ConflictError(f"conflict {conflict_id} is already resolved", field="status")
             if task_changes:
+                unknown = set(task_changes) - RESOLVABLE_COLUMNS[row["task_kind"]]
+                if unknown:
+                    raise ValueError(f"a resolution cannot change {sorted(unknown)}")
                 table = "warnings" if row["task_kind"] == "warning" else "publicity_tasks"
                 old = conn.execute(
                     f"SELECT * FROM {table} WHERE id = ?",  # noqa: S608

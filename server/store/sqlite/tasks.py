@@ -71,6 +71,14 @@ WARNING_MUTABLE = frozenset(
 PUBLICITY_MUTABLE = frozenset(
     {"title", "venue_kind", "audience", "window_start", "window_end", "status", "notes"}
 )
+# What a new publicity task is given (PublicityService.create); the rest is the store's.
+PUBLICITY_CREATED = PUBLICITY_MUTABLE | {
+    "grid_code",
+    "city_id",
+    "county_id",
+    "station_id",
+    "created_by",
+}
 
 
 def _closed_at(state: str, old: dict[str, Any], now: str, final: tuple[str, ...]) -> str | None:
@@ -319,6 +327,7 @@ class SQLiteTasks(SQLiteScope):
         self, fields: dict[str, Any], officer_ids: Sequence[int], actor: Actor
     ) -> PublicityTask:
         """Insert a task with its assignees. Bumps seq; audits publicity.create."""
+        _check_columns(fields, PUBLICITY_CREATED)
         now = self._now()
         with self.transaction() as conn:
             values = {k: _text(v) for k, v in fields.items()}
