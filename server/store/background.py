@@ -8,7 +8,6 @@ so a store that is not written to holds no thread.
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable
 
 # An idle thread ends; the next poke starts another.
@@ -28,6 +27,8 @@ class BackgroundTask:
         self._on_close = on_close
         self._pause_s = pause_s
         self._pending = threading.Event()
+        # Set on close: the pause after a run ends at once rather than holding close up.
+        self._stopping = threading.Event()
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._closed = False
@@ -46,6 +47,7 @@ class BackgroundTask:
         with self._lock:
             self._closed = True
             thread = self._thread
+        self._stopping.set()
         self._pending.set()
         if thread is not None and thread is not threading.current_thread():
             thread.join()
@@ -55,7 +57,7 @@ class BackgroundTask:
     def _run(self) -> None:
         while self._next():
             self._work()
-            time.sleep(self._pause_s)
+            self._stopping.wait(self._pause_s)
 
     def _next(self) -> bool:
         """Wait for a poke; False once closed or idle (the thread then ends)."""
