@@ -76,12 +76,15 @@ class SQLiteOrg(SQLiteScope):
         now = self._now()
         created = updated = 0
         audit: list[AuditItem] = []
-        earlier: set[str] = set()  # the sheet's units before this one
+        # Units known to exist: the sheet's so far, and parents found stored (siblings
+        # share a parent: it is looked up once).
+        known: set[str] = set()
         with self.transaction() as conn:
             for unit in units:
-                if unit.parent_id is not None and unit.parent_id not in earlier:
+                if unit.parent_id is not None and unit.parent_id not in known:
                     _parent_exists(conn, unit)
-                earlier.add(unit.id)
+                    known.add(unit.parent_id)
+                known.add(unit.id)
                 old = conn.execute("SELECT * FROM units WHERE id = ?", (unit.id,)).fetchone()
                 values = (
                     unit.name,
