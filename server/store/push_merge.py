@@ -162,8 +162,33 @@ _KINDS = {
 class TaskState:
     """A task as this push sees it: the row, the engine's view, what to write back."""
 
+    # A push builds one per task it names, a hundred or so: slots, and nothing worked out
+    # here that a visit may not need.
+    __slots__ = (
+        "_created",
+        "assignees",
+        "before",
+        "entity",
+        "ever",
+        "final",
+        "holders",
+        "kind",
+        "kind_name",
+        "row",
+        "sets",
+        "state_column",
+        "table",
+        "touched",
+        "unit",
+    )
+
     def __init__(
-        self, kind: str, row: dict[str, Any], assignees: frozenset[int], ever: frozenset[int]
+        self,
+        kind: str,
+        row: dict[str, Any],
+        assignees: frozenset[int],
+        ever: frozenset[int],
+        holders: set[int] | None = None,
     ) -> None:
         self.kind, self.state_column, self.table, self.final, self.entity = _KINDS[kind]
         self.kind_name = kind
@@ -176,11 +201,27 @@ class TaskState:
         self.before: dict[str, Any] = {}
         self.touched = False
         # Who recorded on it before this push (task_visitors), as the backend loaded them.
-        self.holders: set[int] = set()
-        # A push never moves a task between units: read once, shared by its audit entries.
-        self.scope: dict[str, str | None] = {k: row[k] for k in SCOPE_COLUMNS}
-        # When a visit to it can have happened, from its arrival: parsed once, not per visit.
-        self.created = datetime.fromisoformat(row["created_at"])
+        self.holders: set[int] = set() if holders is None else holders
+        # A push never moves a task between units: (city, county, station), read once and
+        # shared by its audit entries.
+        self.unit: tuple[str | None, str | None, str | None] = (
+            row["city_id"],
+            row["county_id"],
+            row["station_id"],
+        )
+        self._created: datetime | None = None
+
+    @property
+    def scope(self) -> dict[str, str | None]:
+        """The task's unit as an audit entry's scope."""
+        return dict(zip(SCOPE_COLUMNS, self.unit, strict=True))
+
+    @property
+    def created(self) -> datetime:
+        """When a visit to it can have happened, from its arrival: parsed once a push."""
+        if self._created is None:
+            self._created = datetime.fromisoformat(self.row["created_at"])
+        return self._created
 
     def view(self) -> merge.TaskView:
         row = self.row
@@ -439,7 +480,7 @@ class PushMerge:
         )
         # Each visit on the chain: the entry, and what it did to the task's state. One
         # audit entry per push and unit holds them all (PROTOCOL.md, "On the audit chain").
-        self.visit_audit.setdefault(tuple(task.scope.values()), []).append(
+        self.visit_audit.setdefault(task.unit, []).append(
             {
                 "task_kind": task.kind_name,
                 "task_id": mutation.task_id,

@@ -37,6 +37,10 @@ if TYPE_CHECKING:
     from server.store.sqlite.sync import SQLiteSync
 
 _encode = msgspec.json.Encoder(order="sorted").encode
+# What a change must set to be news to the platform (outcome_feed.feed_row): a push whose
+# visits set none of these on a final warning (a second visit, a photo) tells it nothing,
+# and its rows before and after are not built.
+_NEWS = frozenset({*outcome_feed.TOLD, "outcome_amount"})
 
 __all__ = ["PushBatch", "keep_rejections", "prepare"]
 
@@ -132,9 +136,11 @@ class PushBatch:
     def _load_tasks(self, keys: set[Key]) -> dict[Key, TaskState]:
         conn = self.conn
         rows: dict[Key, dict[str, Any]] = {}
-        assignees: dict[Key, set[int]] = {k: set() for k in keys}
-        ever: dict[Key, set[int]] = {k: set() for k in keys}
-        holders: dict[Key, set[int]] = {k: set() for k in keys}
+        # Sets only for the tasks that have such rows: most have one assignee, and a
+        # hundred empty sets a push are not free.
+        assignees: dict[Key, set[int]] = {}
+        ever: dict[Key, set[int]] = {}
+        holders: dict[Key, set[int]] = {}
         for kind, table, columns in (
             ("warning", "warnings", WARNING_READ),
             ("publicity", "publicity_tasks", PUBLICITY_READ),
@@ -149,22 +155,22 @@ class PushBatch:
                     chunk,
                 ):
                     r = dict(zip(columns, values, strict=True))
-                    rows[(kind, r["id"])] = r
+                    rows[(kind, values[0])] = r
                     if kind == "warning" and r["officer_id"] is not None:
-                        assignees[(kind, r["id"])].add(r["officer_id"])
+                        assignees[(kind, values[0])] = {r["officer_id"]}
                 if kind == "publicity":
-                    for r in conn.execute(
+                    for task_id, officer_id in cursor.execute(
                         "SELECT task_id, officer_id FROM publicity_assignees"  # noqa: S608
                         f" WHERE task_id IN ({marks})",
                         chunk,
                     ):
-                        assignees[(kind, r["task_id"])].add(r["officer_id"])
+                        assignees.setdefault((kind, task_id), set()).add(officer_id)
                 for task_id, officer_id in cursor.execute(
                     "SELECT task_id, officer_id FROM assignment_history"  # noqa: S608
                     f" WHERE task_kind = ? AND task_id IN ({marks})",
                     (kind, *chunk),
                 ):
-                    ever[(kind, task_id)].add(officer_id)
+                    ever.setdefault((kind, task_id), set()).add(officer_id)
                 # Who recorded on them: the scope refresh needs it, and the write adds
                 # only the visitors that are new.
                 for task_id, officer_id in cursor.execute(
@@ -172,13 +178,18 @@ class PushBatch:
                     f" WHERE task_kind = ? AND task_id IN ({marks})",
                     (kind, *chunk),
                 ):
-                    holders[(kind, task_id)].add(officer_id)
-        tasks = {}
-        for key, row in rows.items():
-            task = TaskState(key[0], row, frozenset(assignees[key]), frozenset(ever[key]))
-            task.holders = holders[key]
-            tasks[key] = task
-        return tasks
+                    holders.setdefault((kind, task_id), set()).add(officer_id)
+        none: frozenset[int] = frozenset()
+        return {
+            key: TaskState(
+                key[0],
+                row,
+                frozenset(assignees.get(key, none)),
+                frozenset(ever.get(key, none)),
+                holders.get(key),
+            )
+            for key, row in rows.items()
+        }
 
     # -- writing, in bulk ----------------------------------------------------------------
 
@@ -239,7 +250,7 @@ class PushBatch:
                     sets = {**sets, "outcome_amount": amount}
                 # Only a final warning is news to the platform (outcome_feed.feed_row):
                 # the rows before and after are built for those alone.
-                if task.row["state"] in outcome_feed.FINAL:
+                if task.row["state"] in outcome_feed.FINAL and not _NEWS.isdisjoint(sets):
                     after = {**task.row, **sets, "version": task.row["version"] + 1}
                     told.append((task.loaded(), {**after, "updated_at": ctx.received_at}))
             shape = (task.table, tuple(sets))

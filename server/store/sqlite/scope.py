@@ -194,23 +194,24 @@ def _load_scope_inputs(
     known: Mapping[tuple[str, int], KnownTask] | None = None,
 ) -> _ScopeInputs:
     """Everything that decides the tasks' scopes, read in a few queries per kind."""
+    visitors_known = known is not None and all(known[key].holders is not None for key in keys)
     inputs = _ScopeInputs(
-        assignees={key: set() for key in keys},
-        holders={key: set() for key in keys},
+        assignees={} if known is not None else {key: set() for key in keys},
+        holders={} if visitors_known else {key: set() for key in keys},
         version={},
         cancelled=set(),
         current={key: {} for key in keys},
         sort_key={},
     )
-    visitors_known = known is not None and all(known[key].holders is not None for key in keys)
     if known is not None:
+        # A push: what it holds of every task, taken as it is (nothing below changes it).
         for key in keys:
             task = known[key]
             inputs.version[key], inputs.assignees[key] = task.version, task.assignees
             if task.cancelled:
                 inputs.cancelled.add(key)
             if visitors_known:
-                inputs.holders[key] = set(task.holders or ())
+                inputs.holders[key] = task.holders or set()
     for kind in ("warning", "publicity"):
         ids = [i for k, i in keys if k == kind]
         for chunk in chunks(ids):
