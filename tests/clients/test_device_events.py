@@ -117,7 +117,7 @@ def test_a_phone_that_stopped_listening_resumes_from_its_last_event(
     assert phone.task("warning", missed) is None
 
     again = Follower(phone)  # reconnects with Last-Event-ID
-    seqs = again.until_held(missed, timeout=5)
+    seqs = again.until_held(missed)
     assert 0 not in seqs
     assert seqs[0] > seen
     again.end(desk)

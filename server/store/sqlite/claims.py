@@ -19,8 +19,11 @@ from server.clock import Clock
 from server.store.background import BackgroundTask
 from server.store.sqlite.base import SQLiteBase
 
-# Pushes arriving within this pause are claimed together.
-PAUSE_S = 0.2
+# Pushes arriving within this pause are claimed together: the more a batch holds, the
+# more of its (sorted) claims share a page. The claimer's CPU per push of 100
+# (bench.push_engine's pushes, medians of 3 alternated runs): 1.08 ms at 0.2 s, 0.92 ms
+# at 1 s. Readers catch up first (above), so the lag is never seen.
+PAUSE_S = 1.0
 BATCH = 5000
 _photos = msgspec.json.Decoder(list[str])
 
